@@ -1,0 +1,396 @@
+"""The one configuration tree of the framework, every key documented where it is declared.
+
+Loaders, trainer, evaluator, demo and tools all read the same ``cfg``. Values here are
+defaults; YAML files under ``configs/`` override them (with ``_BASE_`` inheritance) and
+command-line ``KEY VALUE`` pairs override those. Unknown keys and type mismatches raise
+(fvcore/yacs name the key). Cross-key validation lives in ``slowfast/config/validate.py``.
+"""
+from fvcore.common.config import CfgNode
+
+_C = CfgNode()
+
+# ---------------------------------------------------------------------------- #
+# Training
+# ---------------------------------------------------------------------------- #
+_C.TRAIN = CfgNode()
+# Run training.
+_C.TRAIN.ENABLE = True
+# Registered dataset name used for training and validation (see DATASET_REGISTRY).
+_C.TRAIN.DATASET = "kinetics"
+# Global mini-batch size: summed over every process of every machine.
+_C.TRAIN.BATCH_SIZE = 64
+# Validate every this many epochs (and always after the last one).
+_C.TRAIN.EVAL_PERIOD = 10
+# Save a checkpoint every this many epochs (and always after the last one).
+_C.TRAIN.CHECKPOINT_PERIOD = 10
+# Resume from the newest checkpoint in OUTPUT_DIR/checkpoints when one exists.
+_C.TRAIN.AUTO_RESUME = True
+# Weights to start from (fine-tuning) when there is nothing to resume. "" = from scratch.
+_C.TRAIN.CHECKPOINT_FILE_PATH = ""
+# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (.pyth) is the only one supported.
+_C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+# When fine-tuning, start counting epochs from 0 instead of the checkpoint's epoch.
+_C.TRAIN.CHECKPOINT_EPOCH_RESET = False
+# When fine-tuning, keys of the checkpoint whose shapes differ from the model (a new head)
+# are listed and left at their initial values if True; if False they are an error.
+_C.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH = True
+# The "k" of the top-k error that is logged next to top-1.
+_C.TRAIN.TOPK = 5
+# Mixed precision: bf16 autocast on CPU, fp16 autocast + GradScaler on CUDA.
+_C.TRAIN.MIXED_PRECISION = False
+
+# ---------------------------------------------------------------------------- #
+# Testing (multi-view evaluation)
+# ---------------------------------------------------------------------------- #
+_C.TEST = CfgNode()
+# Run multi-view testing (after training when both are enabled).
+_C.TEST.ENABLE = True
+# Registered dataset name for testing.
+_C.TEST.DATASET = "kinetics"
+# Global mini-batch size for testing.
+_C.TEST.BATCH_SIZE = 8
+# Weights to test; "" = the newest checkpoint in OUTPUT_DIR/checkpoints (or the trained model).
+_C.TEST.CHECKPOINT_FILE_PATH = ""
+# Format of TEST.CHECKPOINT_FILE_PATH.
+_C.TEST.CHECKPOINT_TYPE = "pytorch"
+# Number of temporal clips sampled uniformly per video.
+_C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Number of spatial crops (1 = centre, 3 = left/centre/right along the long side).
+_C.TEST.NUM_SPATIAL_CROPS = 3
+# How per-view scores are combined per video: "sum" or "max".
+_C.TEST.ENSEMBLE_METHOD = "sum"
+# File to write per-video predictions to ("" = do not write). Relative to OUTPUT_DIR.
+_C.TEST.SAVE_RESULTS_PATH = ""
+
+# ---------------------------------------------------------------------------- #
+# Data
+# ---------------------------------------------------------------------------- #
+_C.DATA = CfgNode()
+# Directory with the annotation files ({train,val,test}.csv, Jester lists, ...).
+_C.DATA.PATH_TO_DATA_DIR = ""
+# Separator between path and label in annotation lines.
+_C.DATA.PATH_LABEL_SEPARATOR = " "
+# Prefix prepended to every video path of the annotation files.
+_C.DATA.PATH_PREFIX = ""
+# Number of frames of the (fast pathway) input clip.
+_C.DATA.NUM_FRAMES = 8
+# Stride between sampled frames, in frames at DATA.TARGET_FPS.
+_C.DATA.SAMPLING_RATE = 8
+# Videos are resampled to this frame rate before sampling.
+_C.DATA.TARGET_FPS = 30
+# Training short-side jitter range [min, max] in pixels.
+_C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Training crop size.
+_C.DATA.TRAIN_CROP_SIZE = 224
+# Test crop size (short side is scaled to it before cropping).
+_C.DATA.TEST_CROP_SIZE = 256
+# Per-channel mean and std of the input (pixel values in [0, 1]).
+_C.DATA.MEAN = [0.45, 0.45, 0.45]
+_C.DATA.STD = [0.225, 0.225, 0.225]
+# Channels of the input of each pathway.
+_C.DATA.INPUT_CHANNEL_NUM = [3, 3]
+# Random horizontal flip in training (off for datasets whose labels are left/right).
+_C.DATA.RANDOM_FLIP = True
+# Colour jitter strengths [brightness, contrast, saturation] in training; 0 disables each.
+_C.DATA.COLOR_JITTER = [0.0, 0.0, 0.0]
+# Decoder: "pyav" (video files), "frames" (JPEG folders) or "torchcodec" (if installed).
+_C.DATA.DECODING_BACKEND = "pyav"
+# Decoder threads per video (0 = FFmpeg's choice, 1 = single-threaded).
+_C.DATA.DECODING_THREADS = 1
+# Template of frame file names inside a frame folder.
+_C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
+# Index of the first frame file of a frame folder.
+_C.DATA.FRAME_START_INDEX = 1
+# Annotation labels run 1..K and are converted to 0..K-1 (otherwise such lists are rejected).
+_C.DATA.ONE_BASED_LABELS = False
+# How many other samples to try in training when a video fails to decode.
+_C.DATA.MAX_DECODE_RETRIES = 10
+
+# ---------------------------------------------------------------------------- #
+# Built-in synthetic motion dataset (generated on first use; see datasets/synthetic.py)
+# ---------------------------------------------------------------------------- #
+_C.SYNTHETIC = CfgNode()
+# Where to generate the dataset ("" = ~/.cache/slowfast/synthetic-<hash of settings>).
+_C.SYNTHETIC.CACHE_DIR = ""
+# Clips generated per class for the train / val / test splits.
+_C.SYNTHETIC.CLIPS_PER_CLASS = [60, 12, 12]
+# Frames per generated video.
+_C.SYNTHETIC.NUM_FRAMES = 48
+# Frame size [height, width] of generated videos.
+_C.SYNTHETIC.FRAME_SIZE = [96, 128]
+# Frame rate of the generated videos.
+_C.SYNTHETIC.FPS = 30
+# Seed of the generator: the same seed gives byte-identical datasets.
+_C.SYNTHETIC.SEED = 0
+# Also write a JPEG frame-folder copy in the Jester-v1 layout.
+_C.SYNTHETIC.FRAME_FOLDERS = False
+
+# ---------------------------------------------------------------------------- #
+# Model
+# ---------------------------------------------------------------------------- #
+_C.MODEL = CfgNode()
+# Architecture variant for families that have several (ResNet: "c2d", "i3d", "slow", "slowfast").
+_C.MODEL.ARCH = "slowfast"
+# Registered model name (see MODEL_REGISTRY).
+_C.MODEL.MODEL_NAME = "SlowFast"
+# Number of classes.
+_C.MODEL.NUM_CLASSES = 400
+# Loss: "cross_entropy" (or "soft_cross_entropy" for soft targets).
+_C.MODEL.LOSS_FUNC = "cross_entropy"
+# Dropout before the classifier.
+_C.MODEL.DROPOUT_RATE = 0.5
+# Std of the classifier's normal initialisation.
+_C.MODEL.FC_INIT_STD = 0.01
+# Activation callers apply to logits to get probabilities ("softmax" or "sigmoid").
+# Models always return logits from forward().
+_C.MODEL.HEAD_ACT = "softmax"
+# Architectures with one pathway / two pathways (used to pack inputs).
+_C.MODEL.SINGLE_PATHWAY_ARCH = ["c2d", "i3d", "slow", "single_stream"]
+_C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+
+# ---------------------------------------------------------------------------- #
+# Two-pathway options
+# ---------------------------------------------------------------------------- #
+_C.SLOWFAST = CfgNode()
+# Fast pathway width = slow width // BETA_INV.
+_C.SLOWFAST.BETA_INV = 8
+# Frame-rate ratio between fast and slow pathways.
+_C.SLOWFAST.ALPHA = 8
+# Channel ratio of the fast-to-slow lateral connection's output.
+_C.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
+# Temporal kernel of the fast-to-slow lateral connection.
+_C.SLOWFAST.FUSION_KERNEL_SZ = 5
+# Width multiplier of the efficient backbones (ShuffleNet, ShuffleNetV2, MobileNetV2, GhostNet).
+_C.SLOWFAST.WIDTH_MULTI = 2.0
+# Groups of the ShuffleNet (V1) grouped convolutions.
+_C.SLOWFAST.GROUPS = 1
+# Fusion between pathways: "" = the model's own default, "lateral" (FuseFastToSlow) or "cmda".
+_C.SLOWFAST.FUSION = ""
+# CMDA position attention: query/key width = C' // CMDA_REDUCTION.
+_C.SLOWFAST.CMDA_REDUCTION = 1
+
+# ---------------------------------------------------------------------------- #
+# ResNet options
+# ---------------------------------------------------------------------------- #
+_C.RESNET = CfgNode()
+# Block: "bottleneck_transform" or "basic_transform".
+_C.RESNET.TRANS_FUNC = "bottleneck_transform"
+# Groups of the 3x3 convolution (1 = ResNet, >1 = ResNeXt).
+_C.RESNET.NUM_GROUPS = 1
+# Width per group of the first stage.
+_C.RESNET.WIDTH_PER_GROUP = 64
+# Apply the spatial stride on the 1x1 convolution (MSRA style) instead of the 3x3.
+_C.RESNET.STRIDE_1X1 = False
+# Initialise the last BN of each block with zero (block starts as identity).
+_C.RESNET.ZERO_INIT_FINAL_BN = False
+# Depth: 18, 50 or 101.
+_C.RESNET.DEPTH = 50
+# Per stage and pathway, how many blocks use the temporal kernel (I3D alternation).
+_C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
+# Spatial strides of res2..res5 per pathway.
+_C.RESNET.SPATIAL_STRIDES = [[1], [2], [2], [2]]
+# Spatial dilations of res2..res5 per pathway.
+_C.RESNET.SPATIAL_DILATIONS = [[1], [1], [1], [1]]
+# Width divisor applied to every channel count (tiny models for tests and the synthetic data).
+_C.RESNET.WIDTH_DIVISOR = 1
+
+# ---------------------------------------------------------------------------- #
+# Multigrid training (Wu et al. 2020)
+# ---------------------------------------------------------------------------- #
+_C.MULTIGRID = CfgNode()
+# Total epochs = MAX_EPOCH * EPOCH_FACTOR when the long cycle is on.
+_C.MULTIGRID.EPOCH_FACTOR = 1.5
+# Short cycle: rotate (batch, crop) shapes every iteration.
+_C.MULTIGRID.SHORT_CYCLE = False
+# Crop factors of the two extra short-cycle shapes (relative to the default crop).
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5 ** 0.5]
+# Long cycle: change (batch, frames, crop) between phases of each LR step.
+_C.MULTIGRID.LONG_CYCLE = False
+# (T factor, S factor) of each long-cycle shape.
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [
+    (0.25, 0.5 ** 0.5),
+    (0.5, 0.5 ** 0.5),
+    (0.5, 1),
+    (1, 1),
+]
+# Per-device batch above which sub-batch BN computes statistics over splits of this size.
+_C.MULTIGRID.BN_BASE_SIZE = 8
+# During the long cycle, validate every this many phases... (epochs follow the schedule).
+_C.MULTIGRID.EVAL_FREQ = 3
+# Set by the trainer: sampling rate of the current long-cycle phase (0 = DATA.SAMPLING_RATE).
+_C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
+# Set by assert_and_infer_cfg: the default batch size, frames and crop.
+_C.MULTIGRID.DEFAULT_B = 0
+_C.MULTIGRID.DEFAULT_T = 0
+_C.MULTIGRID.DEFAULT_S = 0
+
+# ---------------------------------------------------------------------------- #
+# Optimiser and learning-rate schedule
+# ---------------------------------------------------------------------------- #
+_C.SOLVER = CfgNode()
+# Base learning rate (for the global batch size).
+_C.SOLVER.BASE_LR = 0.1
+# "cosine", "steps_with_relative_lrs" or "constant".
+_C.SOLVER.LR_POLICY = "cosine"
+# Final LR of the cosine schedule.
+_C.SOLVER.COSINE_END_LR = 0.0
+# Epochs at which each relative-LR step starts (steps_with_relative_lrs).
+_C.SOLVER.STEPS = []
+# Relative LR of each step (multiplies BASE_LR).
+_C.SOLVER.LRS = []
+# Number of training epochs.
+_C.SOLVER.MAX_EPOCH = 300
+# SGD momentum, dampening and Nesterov.
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.DAMPENING = 0.0
+_C.SOLVER.NESTEROV = True
+# L2 weight decay.
+_C.SOLVER.WEIGHT_DECAY = 1e-4
+# Linear warm-up length in epochs and its starting LR.
+_C.SOLVER.WARMUP_EPOCHS = 0.0
+_C.SOLVER.WARMUP_START_LR = 0.01
+# "sgd" or "adamw".
+_C.SOLVER.OPTIMIZING_METHOD = "sgd"
+# Scale BASE_LR by the number of machines.
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+# No weight decay on biases and other 1-D parameters (BN has its own BN.WEIGHT_DECAY).
+_C.SOLVER.ZERO_WD_1D_PARAM = False
+# Clip gradients by value (None = off).
+_C.SOLVER.CLIP_GRAD_VAL = None
+# Clip gradients by global L2 norm (None = off).
+_C.SOLVER.CLIP_GRAD_L2NORM = None
+# Adam betas (AdamW only).
+_C.SOLVER.BETAS = (0.9, 0.999)
+
+# ---------------------------------------------------------------------------- #
+# Batch normalisation
+# ---------------------------------------------------------------------------- #
+_C.BN = CfgNode()
+# Recompute BN statistics on training batches before each validation/checkpoint.
+_C.BN.USE_PRECISE_STATS = False
+# Batches used for precise BN statistics.
+_C.BN.NUM_BATCHES_PRECISE = 200
+# Weight decay of BN parameters.
+_C.BN.WEIGHT_DECAY = 0.0
+# "batchnorm", "sub_batchnorm" (multigrid) or "sync_batchnorm" (CUDA only).
+_C.BN.NORM_TYPE = "batchnorm"
+# Sub-batch BN: number of splits of the per-device batch.
+_C.BN.NUM_SPLITS = 1
+# Sync BN: number of devices whose statistics are synchronised.
+_C.BN.NUM_SYNC_DEVICES = 1
+
+# ---------------------------------------------------------------------------- #
+# Data loader
+# ---------------------------------------------------------------------------- #
+_C.DATA_LOADER = CfgNode()
+# Worker processes per data loader (0 = load in the main process).
+_C.DATA_LOADER.NUM_WORKERS = 2
+# Pin memory (only takes effect with CUDA).
+_C.DATA_LOADER.PIN_MEMORY = True
+
+# ---------------------------------------------------------------------------- #
+# Demo
+# ---------------------------------------------------------------------------- #
+_C.DEMO = CfgNode()
+# Run the demo.
+_C.DEMO.ENABLE = False
+# Label names: one name per line (line number = id) or an "id,name" CSV.
+_C.DEMO.LABEL_FILE_PATH = ""
+# Webcam index (-1 = read DEMO.INPUT_VIDEO / DEMO.DATA_SOURCE instead).
+_C.DEMO.WEBCAM = -1
+# Input video file.
+_C.DEMO.INPUT_VIDEO = ""
+# Same as DEMO.INPUT_VIDEO (name used by the efficient-SlowFast release).
+_C.DEMO.DATA_SOURCE = ""
+# Display size when showing in a window.
+_C.DEMO.DISPLAY_WIDTH = 0
+_C.DEMO.DISPLAY_HEIGHT = 0
+# Frames the sliding window advances between two predictions (0 = one window length).
+_C.DEMO.BUFFER_SIZE = 0
+# Output mp4 path ("" = show in a window).
+_C.DEMO.OUTPUT_FILE = ""
+# Output frame rate (-1 = the input's).
+_C.DEMO.OUTPUT_FPS = -1
+# Number of top labels drawn on each frame.
+_C.DEMO.TOPK = 3
+# Inference backend: "pytorch" or "onnx" (onnxruntime).
+_C.DEMO.BACKEND = "pytorch"
+
+# ---------------------------------------------------------------------------- #
+# TensorBoard
+# ---------------------------------------------------------------------------- #
+_C.TENSORBOARD = CfgNode()
+# Write TensorBoard events.
+_C.TENSORBOARD.ENABLE = False
+# Log directory ("" = OUTPUT_DIR/runs-<dataset>).
+_C.TENSORBOARD.LOG_DIR = ""
+# Class names file (same formats as DEMO.LABEL_FILE_PATH).
+_C.TENSORBOARD.CLASS_NAMES_PATH = ""
+_C.TENSORBOARD.CONFUSION_MATRIX = CfgNode()
+# Log a confusion matrix at validation.
+_C.TENSORBOARD.CONFUSION_MATRIX.ENABLE = False
+# Figure size of the confusion matrix.
+_C.TENSORBOARD.CONFUSION_MATRIX.FIGSIZE = [8, 8]
+_C.TENSORBOARD.HISTOGRAM = CfgNode()
+# Log top-k prediction histograms at validation.
+_C.TENSORBOARD.HISTOGRAM.ENABLE = False
+# k of the histograms.
+_C.TENSORBOARD.HISTOGRAM.TOPK = 10
+_C.TENSORBOARD.MODEL_VIS = CfgNode()
+# Visualise the model on the test set (sample inputs, Grad-CAM).
+_C.TENSORBOARD.MODEL_VIS.ENABLE = False
+# Log sample input clips.
+_C.TENSORBOARD.MODEL_VIS.INPUT_VIDEO = False
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM = CfgNode()
+# Log Grad-CAM maps for the test clips.
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE = False
+# Target layer names (module names of the model).
+_C.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST = []
+_C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
+# Log wrongly predicted clips.
+_C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
+# Tag prefix of the wrongly predicted clips.
+_C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos."
+
+# ---------------------------------------------------------------------------- #
+# Detection (kept for configs of the public SlowFast; detection is not supported)
+# ---------------------------------------------------------------------------- #
+_C.DETECTION = CfgNode()
+# Must stay False: action detection (AVA) is out of scope.
+_C.DETECTION.ENABLE = False
+
+# ---------------------------------------------------------------------------- #
+# Benchmark (tools/benchmark.py)
+# ---------------------------------------------------------------------------- #
+_C.BENCHMARK = CfgNode()
+# Epochs of the data-loader benchmark.
+_C.BENCHMARK.NUM_EPOCHS = 1
+# Log every this many iterations.
+_C.BENCHMARK.LOG_PERIOD = 10
+# Shuffle the data in the benchmark.
+_C.BENCHMARK.SHUFFLE = True
+
+# ---------------------------------------------------------------------------- #
+# Misc
+# ---------------------------------------------------------------------------- #
+# Processes (devices) per machine; 0 = one CPU process.
+_C.NUM_GPUS = 1
+# Number of machines.
+_C.NUM_SHARDS = 1
+# Index of this machine.
+_C.SHARD_ID = 0
+# Where checkpoints, logs and results go.
+_C.OUTPUT_DIR = "./output"
+# Seed of every random generator.
+_C.RNG_SEED = 1
+# Log every this many iterations.
+_C.LOG_PERIOD = 10
+# Print the model's parameters and GFLOPs at start.
+_C.LOG_MODEL_INFO = True
+# torch.distributed backend: "auto" (nccl with CUDA, gloo on CPU), "nccl" or "gloo".
+_C.DIST_BACKEND = "auto"
+
+
+def get_cfg() -> CfgNode:
+    """Return a fresh copy of the default config."""
+    return _C.clone()

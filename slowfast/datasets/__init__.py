@@ -1,0 +1,2 @@
+"""Datasets and loaders. Importing this package registers every dataset in DATASET_REGISTRY."""
+from slowfast.datasets.build import DATASET_REGISTRY, build_dataset  # noqa: F401

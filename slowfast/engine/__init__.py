@@ -1,0 +1,1 @@
+"""Training, evaluation, checkpoints, optimisation, meters and distributed helpers."""

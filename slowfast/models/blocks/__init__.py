@@ -1,0 +1,1 @@
+"""Building blocks of the backbones, one file per block family."""

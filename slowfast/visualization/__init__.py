@@ -1,0 +1,1 @@
+"""Demo predictor, overlays, Grad-CAM and TensorBoard visualisation."""

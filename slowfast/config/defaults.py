@@ -389,6 +389,10 @@ _C.LOG_PERIOD = 10
 _C.LOG_MODEL_INFO = True
 # torch.distributed backend: "auto" (nccl with CUDA, gloo on CPU), "nccl" or "gloo".
 _C.DIST_BACKEND = "auto"
+# CPU processes per machine when NUM_GPUS is 0 (gloo data parallel; 1 = no process group).
+_C.DIST_CPU_PROCESSES = 1
+# Seconds a collective may wait for a peer before the job fails (a dead rank ends the job).
+_C.DIST_TIMEOUT_S = 1800
 
 
 def get_cfg() -> CfgNode:

@@ -1,0 +1,269 @@
+"""The built-in synthetic motion dataset: a newcomer trains, tests and demos before owning Kinetics.
+
+Each clip shows one textured, asymmetric polygon over a cluttered static background with
+per-frame sensor noise. The class is the object's motion (left, right, up, down, zoom in,
+zoom out, clockwise, anticlockwise, none), so a single frame says nothing about the class:
+everything visible in frame 0 is drawn from the clip's seed alone, and the class only decides
+how that scene evolves afterwards. Generation is deterministic in ``SYNTHETIC.SEED``.
+
+On disk (``SYNTHETIC.CACHE_DIR`` or ``~/.cache/slowfast/synthetic-<settings hash>``)::
+
+    videos/<split>_<index:05d>.mp4   H.264 clips written with PyAV
+    {train,val,test}.csv             Kinetics format: "videos/<file> <label>"
+    classes.txt                      one class name per line (line number = label)
+    frames/<id>/00001.jpg ...        optional Jester-v1 layout copy (SYNTHETIC.FRAME_FOLDERS)
+    jester-v1-{train,validation,labels}.csv
+
+Generation goes to a temporary directory that is renamed into place when complete, so an
+interrupted run or several processes generating at once never leave a half-written dataset.
+"""
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import List, Tuple
+
+import av
+import cv2
+import numpy as np
+
+from slowfast.datasets.build import DATASET_REGISTRY
+
+logger = logging.getLogger(__name__)
+
+CLASS_NAMES: Tuple[str, ...] = (
+    "moving left",
+    "moving right",
+    "moving up",
+    "moving down",
+    "zooming in",
+    "zooming out",
+    "rotating clockwise",
+    "rotating anticlockwise",
+    "no motion",
+)
+SPLITS = ("train", "val", "test")
+# Bump when the rendering changes, so cached datasets of an older generator are not reused.
+GENERATOR_VERSION = 1
+_DONE_MARKER = "generation.json"
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Per-frame motion of the object: translation (pixels), log-scale and rotation (degrees)."""
+
+    dx: float = 0.0
+    dy: float = 0.0
+    log_scale: float = 0.0
+    rotation: float = 0.0
+
+
+def class_motion(class_index: int, speed: float, zoom_rate: float, spin: float) -> Motion:
+    """The per-frame motion of class ``class_index`` with the clip's magnitudes.
+
+    Image y grows downwards, and a positive rotation in image coordinates turns clockwise
+    on screen.
+    """
+    motions = (
+        Motion(dx=-speed),
+        Motion(dx=speed),
+        Motion(dy=-speed),
+        Motion(dy=speed),
+        Motion(log_scale=zoom_rate),
+        Motion(log_scale=-zoom_rate),
+        Motion(rotation=spin),
+        Motion(rotation=-spin),
+        Motion(),
+    )
+    return motions[class_index]
+
+
+def _random_polygon(rng: np.random.Generator) -> np.ndarray:
+    """An irregular polygon around the origin with unit mean radius, (V, 2)."""
+    num_vertices = int(rng.integers(3, 8))
+    angles = np.sort(rng.uniform(0, 2 * math.pi, num_vertices))
+    radii = rng.uniform(0.6, 1.4, num_vertices)
+    return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+
+
+def _random_colour(rng: np.random.Generator) -> Tuple[int, int, int]:
+    return tuple(int(c) for c in rng.integers(0, 256, 3))
+
+
+def _draw_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A static cluttered background: a base colour with random rectangles and circles."""
+    background = np.empty((height, width, 3), np.uint8)
+    background[:] = _random_colour(rng)
+    for _ in range(int(rng.integers(4, 10))):
+        colour = _random_colour(rng)
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(3, max(4, min(height, width) // 5)))
+        if rng.random() < 0.5:
+            cv2.rectangle(background, (x, y), (x + size, y + size), colour, -1)
+        else:
+            cv2.circle(background, (x, y), size // 2, colour, -1)
+    return background
+
+
+def _place(shape: np.ndarray, centre: np.ndarray, scale: float, angle_deg: float) -> np.ndarray:
+    """Rotate by ``angle_deg``, scale and translate a (V, 2) shape; returns int32 pixel points."""
+    theta = math.radians(angle_deg)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    points = shape @ rotation.T * scale + centre
+    return np.round(points * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+
+
+def render_clip(
+    class_index: int, seed: int, num_frames: int = 48, height: int = 96, width: int = 128
+) -> np.ndarray:
+    """Render one clip of class ``class_index`` as uint8 ``(T, H, W, 3)`` RGB.
+
+    Every random draw happens in the same order whatever the class, so two clips with the same
+    ``seed`` and different classes have bit-identical first frames.
+    """
+    if not 0 <= class_index < len(CLASS_NAMES):
+        raise ValueError(f"class_index must be in [0, {len(CLASS_NAMES)}), got {class_index}")
+    rng = np.random.default_rng(seed)
+    background = _draw_background(rng, height, width)
+    body, marker = _random_polygon(rng), _random_polygon(rng) * 0.45 + rng.uniform(-0.3, 0.3, 2)
+    body_colour, marker_colour = _random_colour(rng), _random_colour(rng)
+    scale = rng.uniform(0.10, 0.18) * min(height, width)
+    centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
+    angle = rng.uniform(0, 360)
+    noise_std = rng.uniform(2.0, 8.0)
+    # Magnitudes are drawn for every class (used or not) to keep the draw order class-free.
+    total_shift = rng.uniform(0.25, 0.45) * min(height, width)
+    motion = class_motion(
+        class_index,
+        speed=total_shift / max(1, num_frames - 1),
+        zoom_rate=math.log(rng.uniform(1.6, 2.4)) / max(1, num_frames - 1),
+        spin=rng.uniform(90.0, 200.0) / max(1, num_frames - 1),
+    )
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        frame = background.copy()
+        pos = centre + t * np.array([motion.dx, motion.dy])
+        size = scale * math.exp(t * motion.log_scale)
+        rot = angle + t * motion.rotation
+        cv2.fillPoly(frame, [_place(body, pos, size, rot)], body_colour, cv2.LINE_AA, shift=4)
+        cv2.fillPoly(frame, [_place(marker, pos, size, rot)], marker_colour, cv2.LINE_AA, shift=4)
+        noise = rng.normal(0.0, noise_std, frame.shape)
+        frames[t] = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    return frames
+
+
+def clip_seed(base_seed: int, split: str, index: int) -> int:
+    """The rendering seed of clip ``index`` of ``split``: independent of its class."""
+    digest = hashlib.sha256(f"{base_seed}/{split}/{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def write_mp4(path: str, frames: np.ndarray, fps: int) -> None:
+    """Encode uint8 ``(T, H, W, 3)`` RGB frames as H.264, byte-reproducibly (one encoder thread,
+    and "bitexact" so the muxer writes no wall-clock creation time)."""
+    with av.open(path, mode="w", options={"fflags": "+bitexact"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        stream.codec_context.thread_count = 1
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def _settings(cfg) -> dict:
+    s = cfg.SYNTHETIC
+    return {
+        "version": GENERATOR_VERSION,
+        "clips_per_class": list(s.CLIPS_PER_CLASS),
+        "num_frames": s.NUM_FRAMES,
+        "frame_size": list(s.FRAME_SIZE),
+        "fps": s.FPS,
+        "seed": s.SEED,
+        "frame_folders": bool(s.FRAME_FOLDERS),
+    }
+
+
+def dataset_dir(cfg) -> str:
+    """Where the dataset of these settings lives (SYNTHETIC.CACHE_DIR or a settings-keyed cache)."""
+    if cfg.SYNTHETIC.CACHE_DIR:
+        return os.path.abspath(os.path.expanduser(cfg.SYNTHETIC.CACHE_DIR))
+    key = hashlib.sha256(json.dumps(_settings(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    cache_root = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
+    return os.path.join(cache_root, "slowfast", f"synthetic-{key}")
+
+
+def _split_items(cfg, split: str) -> List[Tuple[str, int, int]]:
+    """(clip id, label, seed) of every clip of ``split``; classes interleaved."""
+    per_class = cfg.SYNTHETIC.CLIPS_PER_CLASS[SPLITS.index(split)]
+    items = []
+    for index in range(per_class * len(CLASS_NAMES)):
+        label = index % len(CLASS_NAMES)
+        items.append((f"{split}_{index:05d}", label, clip_seed(cfg.SYNTHETIC.SEED, split, index)))
+    return items
+
+
+def _write_frame_folder(root: str, clip_id: str, frames: np.ndarray) -> None:
+    folder = os.path.join(root, "frames", clip_id)
+    os.makedirs(folder)
+    for t, frame in enumerate(frames, start=1):
+        cv2.imwrite(os.path.join(folder, f"{t:05d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+
+def _generate_into(cfg, root: str) -> None:
+    s = cfg.SYNTHETIC
+    height, width = s.FRAME_SIZE
+    os.makedirs(os.path.join(root, "videos"))
+    with open(os.path.join(root, "classes.txt"), "w") as f:
+        f.write("\n".join(CLASS_NAMES) + "\n")
+    if s.FRAME_FOLDERS:
+        with open(os.path.join(root, "jester-v1-labels.csv"), "w") as f:
+            f.write("\n".join(CLASS_NAMES) + "\n")
+    for split in SPLITS:
+        csv_lines, jester_lines = [], []
+        for clip_id, label, seed in _split_items(cfg, split):
+            frames = render_clip(label, seed, s.NUM_FRAMES, height, width)
+            write_mp4(os.path.join(root, "videos", f"{clip_id}.mp4"), frames, s.FPS)
+            csv_lines.append(f"videos/{clip_id}.mp4 {label}")
+            if s.FRAME_FOLDERS:
+                _write_frame_folder(root, clip_id, frames)
+                jester_lines.append(f"{clip_id};{CLASS_NAMES[label]}")
+        with open(os.path.join(root, f"{split}.csv"), "w") as f:
+            f.write("\n".join(csv_lines) + "\n")
+        if s.FRAME_FOLDERS and split != "test":
+            name = "train" if split == "train" else "validation"
+            with open(os.path.join(root, f"jester-v1-{name}.csv"), "w") as f:
+                f.write("\n".join(jester_lines) + "\n")
+    with open(os.path.join(root, _DONE_MARKER), "w") as f:
+        json.dump(_settings(cfg), f, sort_keys=True)
+
+
+def ensure_synthetic_dataset(cfg) -> str:
+    """Generate the dataset of ``cfg.SYNTHETIC`` unless it is already complete; return its directory."""
+    root = dataset_dir(cfg)
+    if os.path.isfile(os.path.join(root, _DONE_MARKER)):
+        return root
+    parent = os.path.dirname(root)
+    os.makedirs(parent, exist_ok=True)
+    num_clips = sum(cfg.SYNTHETIC.CLIPS_PER_CLASS) * len(CLASS_NAMES)
+    logger.info("Generating the synthetic motion dataset (%d clips) in %s", num_clips, root)
+    staging = tempfile.mkdtemp(prefix=os.path.basename(root) + ".tmp-", dir=parent)
+    try:
+        _generate_into(cfg, os.path.join(staging, "data"))
+        try:
+            os.replace(os.path.join(staging, "data"), root)
+        except OSError as err:
+            # Another process finished first (root exists and is not empty): keep its copy.
+            if not os.path.isfile(os.path.join(root, _DONE_MARKER)):
+                raise RuntimeError(
+                    f"SYNTHETIC.CACHE_DIR {root} exists, is not empty and holds no complete "
+                    f"synthetic dataset; empty it or choose another directory"
+                ) from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root

@@ -1,0 +1,218 @@
+"""Spatial sampling, colour augmentation, normalisation and pathway packing of video clips.
+
+A decoded clip arrives as uint8 ``(T, H, W, 3)`` (what ``VideoReader.read`` returns). The
+geometric and colour ops run on uint8 ``(T, C, H, W)`` frames with torchvision's v2
+functional ops (they treat the leading ``T`` as a batch of images, so every frame of a clip
+gets the same crop, flip and colour factors); only the last step converts to normalised float
+``(C, T, H, W)``. Every random draw takes an explicit ``torch.Generator`` so that a sample's
+augmentation depends only on the seed the dataset derives for it, not on which worker ran it.
+
+The demo, Grad-CAM and streaming predictor reuse ``test_transform`` / ``pack_pathway_output``
+so that they see exactly what the evaluator sees.
+"""
+import math
+from typing import List, Optional, Sequence
+
+import torch
+import torchvision.transforms.v2.functional as F
+
+# Test crop positions along the long side: 0 = left/top, 1 = centre, 2 = right/bottom.
+CROP_POSITIONS = (0, 1, 2)
+
+
+def frames_to_tchw(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(T, H, W, C)`` (decoder layout) -> ``(T, C, H, W)`` (torchvision layout); a view."""
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        raise ValueError(f"expected frames of shape (T, H, W, C) with C in (1, 3), got {tuple(frames.shape)}")
+    return frames.permute(0, 3, 1, 2)
+
+
+def short_side_scale(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize ``(T, C, H, W)`` frames so that the short side is ``size``, keeping the aspect.
+
+    The long side becomes ``floor(long * size / short)`` (as SlowFast does). Antialiased
+    bilinear, so down-scaling a 720p clip does not alias.
+    """
+    height, width = frames.shape[-2:]
+    if min(height, width) == size:
+        return frames
+    if height <= width:
+        new_height, new_width = size, int(math.floor(width * size / height))
+    else:
+        new_height, new_width = int(math.floor(height * size / width)), size
+    return F.resize(frames, [new_height, new_width], antialias=True)
+
+
+def random_short_side_scale(
+    frames: torch.Tensor, min_size: int, max_size: int, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Scale jitter: short side to an integer drawn uniformly from ``[min_size, max_size]``."""
+    if min_size > max_size:
+        raise ValueError(f"short-side jitter range [{min_size}, {max_size}] is empty (DATA.TRAIN_JITTER_SCALES)")
+    size = int(torch.randint(min_size, max_size + 1, (1,), generator=generator))
+    return short_side_scale(frames, size)
+
+
+def _check_crop_fits(frames: torch.Tensor, size: int) -> None:
+    height, width = frames.shape[-2:]
+    if height < size or width < size:
+        raise ValueError(
+            f"crop {size}x{size} does not fit in frames of {height}x{width}; the short-side scale "
+            f"must be at least the crop size (DATA.TRAIN_JITTER_SCALES vs DATA.TRAIN_CROP_SIZE)"
+        )
+
+
+def random_crop(frames: torch.Tensor, size: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """A ``size`` x ``size`` crop at a uniformly random position, the same for every frame."""
+    _check_crop_fits(frames, size)
+    height, width = frames.shape[-2:]
+    top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
+    return F.crop(frames, top, left, size, size)
+
+
+def uniform_crop(frames: torch.Tensor, size: int, position: int) -> torch.Tensor:
+    """The test crop: ``size`` x ``size`` at ``position`` 0/1/2 along the long side.
+
+    Landscape frames give left / centre / right, portrait frames top / centre / bottom; the
+    short side is centred (offsets rounded up, as in SlowFast's ``uniform_crop``).
+    """
+    if position not in CROP_POSITIONS:
+        raise ValueError(f"crop position must be one of {CROP_POSITIONS}, got {position}")
+    _check_crop_fits(frames, size)
+    height, width = frames.shape[-2:]
+    top = int(math.ceil((height - size) / 2))
+    left = int(math.ceil((width - size) / 2))
+    if height > width:
+        top = {0: 0, 1: top, 2: height - size}[position]
+    else:
+        left = {0: 0, 1: left, 2: width - size}[position]
+    return F.crop(frames, top, left, size, size)
+
+
+def random_horizontal_flip(
+    frames: torch.Tensor, probability: float = 0.5, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Mirror every frame left-right with ``probability``."""
+    if float(torch.rand((1,), generator=generator)) < probability:
+        return F.horizontal_flip(frames)
+    return frames
+
+
+def color_jitter(
+    frames: torch.Tensor, strengths: Sequence[float], generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
+    """Brightness, contrast and saturation jitter in a random order, one factor per clip.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 or float in [0, 1].
+        strengths: ``[brightness, contrast, saturation]``; each factor is drawn uniformly from
+            ``[max(0, 1 - s), 1 + s]``; ``s = 0`` leaves that property alone (the Jester recipe
+            uses colour jitter instead of flips, whose labels are left/right).
+    """
+    if len(strengths) != 3:
+        raise ValueError(f"DATA.COLOR_JITTER needs [brightness, contrast, saturation], got {list(strengths)}")
+    adjustments = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation)
+    order = torch.randperm(3, generator=generator).tolist()
+    factors = [
+        float(1 - s + torch.rand((1,), generator=generator) * 2 * s) if s > 0 else None for s in strengths
+    ]
+    for i in order:
+        if factors[i] is not None:
+            frames = adjustments[i](frames, max(0.0, factors[i]))
+    return frames
+
+
+def normalize(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """uint8 (or [0, 1] float) ``(T, C, H, W)`` -> float ``(C, T, H, W)``, ``(x / 255 - mean) / std``."""
+    frames = F.to_dtype(frames, torch.float32, scale=True)
+    frames = F.normalize(frames, mean=list(mean), std=list(std))
+    return frames.permute(1, 0, 2, 3)
+
+
+def train_transform(
+    frames: torch.Tensor,
+    cfg,
+    generator: Optional[torch.Generator] = None,
+    crop_size: Optional[int] = None,
+    min_scale: Optional[int] = None,
+) -> torch.Tensor:
+    """Training augmentation: scale jitter, random crop, flip, colour jitter, normalise.
+
+    Args:
+        frames: uint8 ``(T, H, W, 3)`` from the reader.
+        cfg: uses DATA.TRAIN_JITTER_SCALES, TRAIN_CROP_SIZE, RANDOM_FLIP, COLOR_JITTER, MEAN, STD.
+        generator: source of every random draw.
+        crop_size, min_scale: overrides for multigrid short-cycle shapes.
+    Returns:
+        float ``(C, T, crop, crop)``.
+    """
+    crop_size = crop_size or cfg.DATA.TRAIN_CROP_SIZE
+    min_scale = min_scale or cfg.DATA.TRAIN_JITTER_SCALES[0]
+    max_scale = max(cfg.DATA.TRAIN_JITTER_SCALES[1], min_scale)
+    frames = frames_to_tchw(frames)
+    frames = random_short_side_scale(frames, min_scale, max_scale, generator)
+    frames = random_crop(frames, crop_size, generator)
+    if cfg.DATA.RANDOM_FLIP:
+        frames = random_horizontal_flip(frames, 0.5, generator)
+    if any(s > 0 for s in cfg.DATA.COLOR_JITTER):
+        frames = color_jitter(frames, cfg.DATA.COLOR_JITTER, generator)
+    return normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD)
+
+
+def eval_transform(frames: torch.Tensor, cfg, scale: int, crop_size: int, position: int = 1) -> torch.Tensor:
+    """Deterministic evaluation view: short side to ``scale``, crop ``crop_size`` at ``position``.
+
+    Args:
+        frames: uint8 ``(T, H, W, 3)``.
+        position: 0/1/2 = left/centre/right (top/centre/bottom for portrait clips).
+    Returns:
+        float ``(C, T, crop_size, crop_size)``.
+    """
+    frames = short_side_scale(frames_to_tchw(frames), scale)
+    frames = uniform_crop(frames, crop_size, position)
+    return normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD)
+
+
+def test_transform(frames: torch.Tensor, cfg, position: int = 1) -> torch.Tensor:
+    """The multi-view test crop: short side to TEST_CROP_SIZE, square crop at ``position``."""
+    return eval_transform(frames, cfg, cfg.DATA.TEST_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE, position)
+
+
+def spatial_crop_position(spatial_index: int, num_spatial_crops: int) -> int:
+    """Crop position of test crop ``spatial_index`` out of ``num_spatial_crops`` (1 = centre only)."""
+    if num_spatial_crops == 1:
+        return 1
+    if num_spatial_crops == 3:
+        return spatial_index
+    raise ValueError(f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {num_spatial_crops}")
+
+
+def pack_pathway_output(cfg, frames: torch.Tensor) -> List[torch.Tensor]:
+    """Split a clip into the model's pathway inputs.
+
+    Args:
+        frames: ``(C, T, H, W)`` (or batched ``(N, C, T, H, W)``): the fast pathway's frames.
+    Returns:
+        ``[frames]`` for MODEL.ARCH in MODEL.SINGLE_PATHWAY_ARCH; ``[slow, fast]`` for
+        MULTI_PATHWAY_ARCH, where slow keeps ``T // SLOWFAST.ALPHA`` frames at
+        ``linspace(0, T - 1, T // ALPHA).long()`` (T=32, ALPHA=4: 0, 4, 8, 13, 17, 22, 26, 31).
+    """
+    arch = cfg.MODEL.ARCH
+    if arch in cfg.MODEL.SINGLE_PATHWAY_ARCH:
+        return [frames]
+    if arch in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        num_frames = frames.shape[-3]
+        num_slow = num_frames // cfg.SLOWFAST.ALPHA
+        if num_slow < 1:
+            raise ValueError(
+                f"clip of {num_frames} frames is shorter than SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}: "
+                "the slow pathway would be empty (raise DATA.NUM_FRAMES)"
+            )
+        slow_index = torch.linspace(0, num_frames - 1, num_slow).long()
+        slow = torch.index_select(frames, -3, slow_index.to(frames.device))
+        return [slow, frames]
+    raise ValueError(
+        f"MODEL.ARCH '{arch}' is in neither MODEL.SINGLE_PATHWAY_ARCH {list(cfg.MODEL.SINGLE_PATHWAY_ARCH)} "
+        f"nor MODEL.MULTI_PATHWAY_ARCH {list(cfg.MODEL.MULTI_PATHWAY_ARCH)}"
+    )

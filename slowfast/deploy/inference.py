@@ -1,0 +1,228 @@
+"""Fast inference path: BatchNorm folding, eval mode and a measured memory-format choice.
+
+``optimize_for_inference(model, example_inputs)`` is what the test loop, the demo, the exporter
+and the benchmark call. It returns a copy of ``model`` that computes the same function (to float
+rounding) with fewer kernels:
+
+* every ``BatchNorm{1,2,3}d`` whose *only* input is the output of a ``Conv{1,2,3}d`` (and which is
+  that convolution's only consumer) is folded into the convolution's weight and bias and replaced
+  by ``nn.Identity``;
+* the copy is in eval mode, with gradients off;
+* optionally the weights are converted to ``torch.channels_last_3d`` -- chosen by a timing probe
+  per model, because the efficient backbones are depthwise-heavy and depthwise Conv3d is several
+  times faster channels-last on CPU while dense ResNets may not gain (see docs/model_zoo.md).
+
+Which convolution feeds which BatchNorm is read from the data flow of one real forward pass
+(module hooks + the autograd graph), not from module registration order, so arbitrary Python in
+``forward`` (list plumbing, channel splits, residual adds) is handled exactly: a BN is folded only
+when folding provably cannot change the result.
+"""
+import copy
+import logging
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def _is_plain(module: nn.Module, types: Tuple[type, ...]) -> bool:
+    """Exactly one of ``types`` (subclasses such as SyncBatchNorm change semantics: not folded)."""
+    return type(module) in types
+
+
+def _set_submodule(root: nn.Module, qualified_name: str, new: nn.Module) -> None:
+    parent_name, _, child_name = qualified_name.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child_name, new)
+
+
+def _consumer_counts(output: torch.Tensor) -> Dict[torch.autograd.graph.Node, int]:
+    """How many autograd nodes consume each node's result, over the graph that produced ``output``."""
+    counts: Dict[torch.autograd.graph.Node, int] = {}
+    seen = set()
+    stack = [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        for next_node, _ in node.next_functions:
+            if next_node is not None:
+                counts[next_node] = counts.get(next_node, 0) + 1
+                stack.append(next_node)
+    return counts
+
+
+def find_conv_bn_pairs(model: nn.Module, example_inputs: Sequence[torch.Tensor]) -> List[Tuple[str, str]]:
+    """``(conv_name, bn_name)`` pairs whose BN can be folded into the conv.
+
+    Runs one eval-mode forward on ``example_inputs`` (the model's ``List[Tensor]`` input) with hooks.
+    A pair qualifies when each module ran exactly once, the BN's input *is* the conv's output
+    tensor, the conv output has no other consumer, and the channel counts match.
+    """
+    # Per module call: (input, input.grad_fn, output, output.grad_fn), the grad_fns taken at call
+    # time so that an in-place op between conv and BN (which rebases grad_fn) breaks the pair.
+    calls: Dict[str, List[tuple]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if _is_plain(module, _CONV_TYPES) or (_is_plain(module, _BN_TYPES) and module.track_running_stats):
+            def hook(mod, args, out, name=name):
+                calls.setdefault(name, []).append((args[0], args[0].grad_fn, out, out.grad_fn))
+            handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    # Inputs that require grad make every conv output carry a grad_fn, even for frozen weights.
+    inputs = [x.detach().clone().requires_grad_(True) for x in example_inputs]
+    try:
+        with torch.enable_grad():
+            output = model(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    consumers = _consumer_counts(output if isinstance(output, torch.Tensor) else output[0])
+
+    conv_by_output_node = {}
+    for name, records in calls.items():
+        if len(records) == 1 and _is_plain(model.get_submodule(name), _CONV_TYPES):
+            _, _, _, out_node = records[0]
+            if out_node is not None:
+                conv_by_output_node[out_node] = name
+    pairs = []
+    for bn_name, records in calls.items():
+        bn = model.get_submodule(bn_name)
+        if len(records) != 1 or not _is_plain(bn, _BN_TYPES):
+            continue
+        _, in_node, _, _ = records[0]
+        conv_name = conv_by_output_node.get(in_node)
+        if conv_name is None or consumers.get(in_node, 0) != 1:
+            continue
+        if model.get_submodule(conv_name).out_channels == bn.num_features:
+            pairs.append((conv_name, bn_name))
+    return pairs
+
+
+@torch.no_grad()
+def fold_conv_bn(conv: nn.Module, bn: nn.Module) -> nn.Module:
+    """A new conv computing ``bn(conv(x))`` (eval-mode BN statistics), with a bias.
+
+    ``w' = w * gamma / sqrt(var + eps)`` per output channel, ``b' = (b - mean) * gamma / sqrt(var + eps) + beta``.
+    """
+    scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+    if bn.affine:
+        scale = scale * bn.weight.double()
+    shift = -bn.running_mean.double() * scale
+    if bn.affine:
+        shift = shift + bn.bias.double()
+    if conv.bias is not None:
+        shift = shift + conv.bias.double() * scale
+    fused = copy.deepcopy(conv)
+    weight_shape = (-1,) + (1,) * (conv.weight.dim() - 1)
+    fused.weight = nn.Parameter((conv.weight.double() * scale.view(weight_shape)).to(conv.weight.dtype))
+    fused.bias = nn.Parameter(shift.to(conv.weight.dtype))
+    return fused
+
+
+def fold_batchnorm(model: nn.Module, example_inputs: Sequence[torch.Tensor], inplace: bool = False) -> nn.Module:
+    """Fold every foldable BN of ``model`` into its convolution; the BN becomes ``nn.Identity``.
+
+    Args:
+        model: any module with the ``forward(List[Tensor])`` contract.
+        example_inputs: one ``(N, C, T, H, W)`` tensor per pathway; batch 1 and a small crop suffice
+            as long as the model accepts them.
+        inplace: modify ``model`` itself instead of a deep copy.
+    Returns:
+        The folded model, in eval mode.
+    """
+    model = model if inplace else copy.deepcopy(model)
+    pairs = find_conv_bn_pairs(model, example_inputs)
+    for conv_name, bn_name in pairs:
+        _set_submodule(model, conv_name, fold_conv_bn(model.get_submodule(conv_name), model.get_submodule(bn_name)))
+        _set_submodule(model, bn_name, nn.Identity())
+    remaining = sum(isinstance(m, _BN_TYPES) for m in model.modules())
+    logger.info("folded %d BatchNorm layers into convolutions (%d left unfolded)", len(pairs), remaining)
+    return model.eval()
+
+
+def _to_memory_format(inputs: Sequence[torch.Tensor], channels_last: bool) -> List[torch.Tensor]:
+    fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
+    return [x.contiguous(memory_format=fmt) if x.dim() == 5 else x for x in inputs]
+
+
+@torch.inference_mode()
+def median_forward_seconds(model: nn.Module, inputs: Sequence[torch.Tensor], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``model(inputs)`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        model(list(inputs))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(list(inputs))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@torch.inference_mode()
+def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tensor], repeats: int = 3) -> bool:
+    """Timing probe: is ``model`` faster with ``channels_last_3d`` weights and inputs on these inputs?
+
+    The two layouts are timed alternately (so machine noise hits both alike) and the medians compared;
+    channels-last must win by 5 % to be chosen.
+    """
+    contiguous = model
+    channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)
+    candidates = {False: (contiguous, _to_memory_format(example_inputs, False)),
+                  True: (channels_last, _to_memory_format(example_inputs, True))}
+    times = {False: [], True: []}
+    for candidate, (net, xs) in candidates.items():  # warm-up: allocator and oneDNN primitive caches
+        net(list(xs))
+    for _ in range(repeats):
+        for candidate, (net, xs) in candidates.items():
+            start = time.perf_counter()
+            net(list(xs))
+            times[candidate].append(time.perf_counter() - start)
+    t_contiguous, t_channels_last = statistics.median(times[False]), statistics.median(times[True])
+    logger.info("memory-format probe: contiguous %.1f ms, channels_last_3d %.1f ms",
+                1e3 * t_contiguous, 1e3 * t_channels_last)
+    return t_channels_last < 0.95 * t_contiguous
+
+
+def optimize_for_inference(
+    model: nn.Module,
+    example_inputs: Sequence[torch.Tensor],
+    channels_last: Optional[bool] = None,
+    fold_bn: bool = True,
+) -> nn.Module:
+    """A copy of ``model`` for inference: BN folded, eval mode, no grads, best memory format.
+
+    Args:
+        model: a ``forward(List[Tensor])`` video model (left unchanged).
+        example_inputs: one ``(N, C, T, H, W)`` tensor per pathway at the shape inference will use
+            (the memory-format probe times this shape).
+        channels_last: True/False forces the layout; None measures both and keeps the faster.
+        fold_bn: fold BatchNorm into the preceding convolutions.
+    Returns:
+        The optimised model. Its attribute ``channels_last`` tells callers which layout it chose;
+        feeding inputs in that layout (``prepare_inputs``) saves one conversion.
+    """
+    optimized = fold_batchnorm(model, example_inputs) if fold_bn else copy.deepcopy(model).eval()
+    for param in optimized.parameters():
+        param.requires_grad_(False)
+    if channels_last is None:
+        channels_last = prefers_channels_last(optimized, example_inputs)
+    if channels_last:
+        optimized = optimized.to(memory_format=torch.channels_last_3d)
+    optimized.channels_last = bool(channels_last)
+    return optimized
+
+
+def prepare_inputs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    """``inputs`` in the memory format ``optimize_for_inference`` chose for ``model``."""
+    return _to_memory_format(inputs, getattr(model, "channels_last", False))

@@ -1,0 +1,197 @@
+"""One code path for 1..N processes: process-group set-up, launching and collectives.
+
+Two ways to get several processes, both ending in :func:`init_process_group`:
+
+* ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR/PORT``);
+  :func:`launch_job` sees them and runs ``func`` in the current process with ``env://``.
+* Otherwise :func:`launch_job` spawns ``processes_per_machine(cfg)`` processes on this machine
+  with ``torch.multiprocessing.spawn``: ``NUM_GPUS`` of them with CUDA, ``DIST_CPU_PROCESSES``
+  on the CPU (``NUM_GPUS 0``). Rank = ``SHARD_ID * processes_per_machine + local_rank``; the
+  group meets at ``--init_method`` (``tcp://host:port`` or ``file:///path``).
+
+With a world of one process no group is created and every collective below is the identity,
+so callers never branch on the number of processes. ``DIST_TIMEOUT_S`` bounds every collective:
+a rank that dies makes the others fail instead of hanging.
+"""
+import datetime
+import os
+from typing import Any, Callable, List, Optional
+
+import torch
+import torch.distributed as dist
+
+_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+# ---------------------------------------------------------------------------- #
+# Topology
+# ---------------------------------------------------------------------------- #
+def processes_per_machine(cfg) -> int:
+    """Processes on one machine: one per GPU with CUDA, ``DIST_CPU_PROCESSES`` on the CPU."""
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else cfg.DIST_CPU_PROCESSES
+
+
+def launched_by_torchrun() -> bool:
+    """True when this process was started by ``torchrun`` (its environment names the rank)."""
+    return all(name in os.environ for name in _TORCHRUN_VARS)
+
+
+def expected_world_size(cfg) -> int:
+    """The number of processes the job will have: torchrun's ``WORLD_SIZE`` when launched by it,
+    else ``processes_per_machine(cfg) * NUM_SHARDS``."""
+    if launched_by_torchrun():
+        return int(os.environ["WORLD_SIZE"])
+    return processes_per_machine(cfg) * cfg.NUM_SHARDS
+
+
+def is_initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def get_world_size() -> int:
+    return dist.get_world_size() if is_initialized() else 1
+
+
+def get_rank() -> int:
+    return dist.get_rank() if is_initialized() else 0
+
+
+def is_master_proc() -> bool:
+    """Rank 0 writes checkpoints, logs and results."""
+    return get_rank() == 0
+
+
+def resolve_backend(cfg) -> str:
+    """``DIST_BACKEND`` with ``auto`` resolved: nccl when computing on CUDA, gloo on the CPU."""
+    if cfg.DIST_BACKEND != "auto":
+        return cfg.DIST_BACKEND
+    return "nccl" if cfg.NUM_GPUS > 0 else "gloo"
+
+
+def per_process_batch_size(global_batch_size: int, key: str = "TRAIN.BATCH_SIZE") -> int:
+    """Split a global batch over the processes; the split must be exact."""
+    world_size = get_world_size()
+    if global_batch_size % world_size:
+        raise ValueError(
+            f"{key}={global_batch_size} is the global batch and must be divisible by the "
+            f"{world_size} processes of the job"
+        )
+    return global_batch_size // world_size
+
+
+# ---------------------------------------------------------------------------- #
+# Set-up and launching
+# ---------------------------------------------------------------------------- #
+def init_process_group(cfg, rank: int, world_size: int, init_method: str, local_rank: int = 0) -> None:
+    """Join the process group (no-op for a world of one) and select this process's GPU."""
+    if cfg.NUM_GPUS > 0:
+        torch.cuda.set_device(local_rank)
+    if world_size <= 1 or is_initialized():
+        return
+    dist.init_process_group(
+        backend=resolve_backend(cfg),
+        init_method=init_method,
+        world_size=world_size,
+        rank=rank,
+        timeout=datetime.timedelta(seconds=cfg.DIST_TIMEOUT_S),
+    )
+
+
+def destroy_process_group() -> None:
+    if is_initialized():
+        dist.destroy_process_group()
+
+
+def _run_in_process_group(local_rank: int, cfg, init_method: str, func: Callable, world_size: int) -> None:
+    """Body of every launched process: join the group, run ``func(cfg)``, leave the group."""
+    rank = cfg.SHARD_ID * processes_per_machine(cfg) + local_rank
+    init_process_group(cfg, rank, world_size, init_method, local_rank)
+    try:
+        func(cfg)
+    finally:
+        destroy_process_group()
+
+
+def launch_job(cfg, init_method: str, func: Callable, daemon: bool = False) -> None:
+    """Run ``func(cfg)`` in every process of the job (see the module docstring).
+
+    ``func`` must be picklable (a module-level function) when processes are spawned. An exception
+    in any spawned process ends the others and is re-raised here.
+    """
+    if launched_by_torchrun():
+        world_size = int(os.environ["WORLD_SIZE"])
+        local_rank = int(os.environ["LOCAL_RANK"])
+        init_process_group(cfg, int(os.environ["RANK"]), world_size, "env://", local_rank)
+        try:
+            func(cfg)
+        finally:
+            destroy_process_group()
+        return
+
+    world_size = expected_world_size(cfg)
+    local_processes = processes_per_machine(cfg)
+    if world_size == 1:
+        _run_in_process_group(0, cfg, init_method, func, world_size)
+        return
+    torch.multiprocessing.spawn(
+        _run_in_process_group,
+        nprocs=local_processes,
+        args=(cfg, init_method, func, world_size),
+        daemon=daemon,
+    )
+
+
+# ---------------------------------------------------------------------------- #
+# Model wrapping
+# ---------------------------------------------------------------------------- #
+def wrap_model(model: torch.nn.Module, cfg) -> torch.nn.Module:
+    """DistributedDataParallel when the world has several processes, else ``model`` itself.
+
+    ``BN.NORM_TYPE sync_batchnorm`` converts BatchNorm layers to SyncBatchNorm, which only works
+    on CUDA (``assert_and_infer_cfg`` rejects it on the CPU).
+    """
+    if get_world_size() == 1:
+        return model
+    if cfg.BN.NORM_TYPE == "sync_batchnorm" and cfg.NUM_GPUS > 0:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device_ids = [torch.cuda.current_device()] if cfg.NUM_GPUS > 0 else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside a (Distributed)DataParallel wrapper, or ``model`` itself."""
+    return model.module if hasattr(model, "module") else model
+
+
+# ---------------------------------------------------------------------------- #
+# Collectives (identity for a world of one)
+# ---------------------------------------------------------------------------- #
+def all_reduce_sum(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """Sum each tensor over the processes, in place; returns the list."""
+    if get_world_size() > 1:
+        for tensor in tensors:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensors
+
+
+def all_reduce_mean(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """Average each tensor over the processes, in place; returns the list."""
+    world_size = get_world_size()
+    if world_size > 1:
+        for tensor in all_reduce_sum(tensors):
+            tensor.div_(world_size)
+    return tensors
+
+
+def all_gather_objects(obj: Any) -> List[Any]:
+    """``[obj of rank 0, obj of rank 1, ...]`` (any picklable object; sizes may differ)."""
+    if get_world_size() == 1:
+        return [obj]
+    gathered: List[Optional[Any]] = [None] * get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def barrier() -> None:
+    if get_world_size() > 1:
+        dist.barrier()

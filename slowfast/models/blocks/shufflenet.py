@@ -1,0 +1,169 @@
+"""ShuffleNet blocks: channel shuffle, the ShuffleNet (V1) unit and the ShuffleNetV2 unit.
+
+Tensors are ``(N, C, T, H, W)``; every block accepts contiguous and ``channels_last_3d`` inputs.
+"""
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from slowfast.models.blocks.mobilenet import IntOr3, conv_norm_act, triple
+from slowfast.models.norm import NormLayer
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave the channels of ``groups`` groups: ``(N, g*c, ...) -> (N, c*g, ...)``.
+
+    Uses ``reshape`` (not ``view``) so that non-contiguous (channels-last) inputs work; the
+    reshape/transpose/reshape pattern exports to ONNX as Reshape/Transpose.
+    """
+    if groups == 1:
+        return x
+    n, c, t, h, w = x.shape
+    if c % groups:
+        raise ValueError(f"channel_shuffle: {c} channels do not split into {groups} groups")
+    return x.reshape(n, groups, c // groups, t, h, w).transpose(1, 2).reshape(n, c, t, h, w)
+
+
+def round_to_groups(channels: int, groups: int) -> int:
+    """The multiple of ``groups`` nearest to ``channels`` (at least ``groups``).
+
+    ShuffleNet's grouped 1x1 convolutions and shuffles need widths divisible by the groups;
+    the /8 fast pathway widths of the release (e.g. 30 // 4 = 7 with 3 groups) are not.
+    """
+    return max(groups, int(round(channels / groups)) * groups)
+
+
+class ShuffleNetUnit(nn.Module):
+    """ShuffleNet (V1) unit: grouped 1x1 -> shuffle -> depthwise 3x3x3 -> grouped 1x1.
+
+    Stride 1: the main branch keeps ``dim_out == dim_in`` channels and the input is added.
+    Strided: the main branch's output is concatenated with a shortcut, then ReLU:
+
+    * ``shortcut="pool"`` (ShuffleNet paper / 3D-ShuffleNet): the shortcut is
+      ``AvgPool3d((st, 3, 3), stride)`` of the input, and the main branch outputs
+      ``dim_out - dim_in`` channels.
+    * ``shortcut="conv_pool"`` (efficient SlowFast): the shortcut is a 1x1x1 conv to
+      ``split_channels`` followed by the average pool, and the main branch outputs
+      ``dim_out - split_channels``.
+
+    Args:
+        dim_in, dim_out: channels.
+        mid_channels: width of the depthwise convolution (divisible by ``groups``).
+        groups: groups of the 1x1 convolutions and of the channel shuffle.
+        stride: ``(st, s, s)`` or an int; the unit is strided when any entry is > 1.
+        first_groups: groups of the first 1x1 convolution (1 where the input is too narrow).
+        shortcut: "pool" or "conv_pool" (strided units only).
+        split_channels: output width of the "conv_pool" shortcut.
+        norm_layer: norm constructor.
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, dim_out, T/st, H/s, W/s)``.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        mid_channels: int,
+        groups: int,
+        stride: IntOr3 = 1,
+        first_groups: int = None,
+        shortcut: str = "pool",
+        split_channels: int = None,
+        norm_layer: NormLayer = nn.BatchNorm3d,
+    ):
+        super().__init__()
+        stride = triple(stride)
+        self.groups = groups
+        self.strided = stride != (1, 1, 1)
+        first_groups = groups if first_groups is None else first_groups
+        if not self.strided:
+            if dim_in != dim_out:
+                raise ValueError(f"a stride-1 ShuffleNet unit needs dim_in == dim_out, got {dim_in} -> {dim_out}")
+            main_out = dim_out
+        elif shortcut == "pool":
+            main_out = dim_out - dim_in
+            self.shortcut = nn.AvgPool3d((stride[0], 3, 3), stride=stride, padding=(0, 1, 1))
+        elif shortcut == "conv_pool":
+            main_out = dim_out - split_channels
+            self.shortcut = nn.Sequential(
+                OrderedDict(
+                    conv=nn.Conv3d(dim_in, split_channels, kernel_size=1, bias=False),
+                    pool=nn.AvgPool3d((stride[0], 3, 3), stride=stride, padding=(0, 1, 1)),
+                )
+            )
+        else:
+            raise ValueError(f"unknown ShuffleNet shortcut '{shortcut}' (expected 'pool' or 'conv_pool')")
+        if main_out <= 0:
+            raise ValueError(f"ShuffleNet unit {dim_in} -> {dim_out}: the main branch would have {main_out} channels")
+        self.conv1 = conv_norm_act(dim_in, mid_channels, 1, groups=first_groups, norm_layer=norm_layer)
+        self.conv2 = conv_norm_act(
+            mid_channels, mid_channels, 3, stride, groups=mid_channels, norm_layer=norm_layer, activation=None
+        )
+        self.conv3 = conv_norm_act(mid_channels, main_out, 1, groups=groups, norm_layer=norm_layer, activation=None)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(x)
+        out = channel_shuffle(out, self.groups)
+        out = self.conv3(self.conv2(out))
+        if self.strided:
+            return self.relu(torch.cat([out, self.shortcut(x)], dim=1))
+        return self.relu(out + x)
+
+
+class ShuffleNetV2Unit(nn.Module):
+    """ShuffleNetV2 unit (channel split, pw -> dw 3x3x3 -> pw, concat, shuffle with 2 groups).
+
+    Stride 1: the input is split in half; ``branch2`` transforms the second half.
+    Strided: ``branch1`` = dw 3x3x3 (strided, norm) -> pw to ``dim_out // 2`` (norm, ReLU) and
+    ``branch2`` = pw to ``dim_out // 2`` -> dw (strided) -> pw both see the whole input, whose
+    width may be odd (a fused width).
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, dim_out, T/st, H/s, W/s)``.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        stride: IntOr3 = 1,
+        norm_layer: NormLayer = nn.BatchNorm3d,
+    ):
+        super().__init__()
+        stride = triple(stride)
+        self.strided = stride != (1, 1, 1)
+        if dim_out % 2:
+            raise ValueError(f"ShuffleNetV2 unit needs an even output width, got {dim_out}")
+        branch_out = dim_out // 2
+        if self.strided:
+            self.branch1 = nn.Sequential(
+                OrderedDict(
+                    depthwise=conv_norm_act(
+                        dim_in, dim_in, 3, stride, groups=dim_in, norm_layer=norm_layer, activation=None
+                    ),
+                    pointwise=conv_norm_act(dim_in, branch_out, 1, norm_layer=norm_layer),
+                )
+            )
+            branch2_in = dim_in
+        else:
+            if dim_in != dim_out:
+                raise ValueError(f"a stride-1 ShuffleNetV2 unit needs dim_in == dim_out, got {dim_in} -> {dim_out}")
+            branch2_in = dim_in - dim_in // 2
+        self.branch2 = nn.Sequential(
+            OrderedDict(
+                expand=conv_norm_act(branch2_in, branch_out, 1, norm_layer=norm_layer),
+                depthwise=conv_norm_act(
+                    branch_out, branch_out, 3, stride, groups=branch_out, norm_layer=norm_layer, activation=None
+                ),
+                project=conv_norm_act(branch_out, branch_out, 1, norm_layer=norm_layer),
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.strided:
+            out = torch.cat([self.branch1(x), self.branch2(x)], dim=1)
+        else:
+            half = x.shape[1] // 2
+            out = torch.cat([x[:, :half], self.branch2(x[:, half:])], dim=1)
+        return channel_shuffle(out, 2)

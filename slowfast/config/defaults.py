@@ -105,6 +105,10 @@ _C.DATA.FRAME_START_INDEX = 1
 _C.DATA.ONE_BASED_LABELS = False
 # How many other samples to try in training when a video fails to decode.
 _C.DATA.MAX_DECODE_RETRIES = 10
+# Frame rate of frame folders, which carry none (0 = DATA.TARGET_FPS, i.e. no resampling).
+_C.DATA.FRAME_FOLDER_FPS = 0.0
+# Which official UCF101/HMDB51 split (trainlist0K.txt / testlist0K.txt) to read: 1, 2 or 3.
+_C.DATA.SPLIT_ID = 1
 
 # ---------------------------------------------------------------------------- #
 # Built-in synthetic motion dataset (generated on first use; see datasets/synthetic.py)
@@ -215,14 +219,18 @@ _C.MULTIGRID.LONG_CYCLE_FACTORS = [
 ]
 # Per-device batch above which sub-batch BN computes statistics over splits of this size.
 _C.MULTIGRID.BN_BASE_SIZE = 8
-# During the long cycle, validate every this many phases... (epochs follow the schedule).
+# During the long cycle, validate and checkpoint about this many times per phase (always at its end).
 _C.MULTIGRID.EVAL_FREQ = 3
 # Set by the trainer: sampling rate of the current long-cycle phase (0 = DATA.SAMPLING_RATE).
 _C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
-# Set by assert_and_infer_cfg: the default batch size, frames and crop.
+# Set by engine/multigrid.py init_multigrid: the default (global) batch size, frames and crop.
 _C.MULTIGRID.DEFAULT_B = 0
 _C.MULTIGRID.DEFAULT_T = 0
 _C.MULTIGRID.DEFAULT_S = 0
+# Set by engine/multigrid.py init_multigrid: SOLVER.MAX_EPOCH before the rescaling (0 = not applied).
+_C.MULTIGRID.BASE_MAX_EPOCH = 0
+# Set by init_multigrid: SOLVER.STEPS before they were moved to the multigrid epochs.
+_C.MULTIGRID.BASE_STEPS = []
 
 # ---------------------------------------------------------------------------- #
 # Optimiser and learning-rate schedule
@@ -315,6 +323,25 @@ _C.DEMO.OUTPUT_FPS = -1
 _C.DEMO.TOPK = 3
 # Inference backend: "pytorch" or "onnx" (onnxruntime).
 _C.DEMO.BACKEND = "pytorch"
+# Torch CPU threads during the demo (0 = available cores - 1: one core is left to decoding and encoding).
+_C.DEMO.NUM_THREADS = 0
+
+# ---------------------------------------------------------------------------- #
+# Deployment: ONNX / TorchScript export and the onnxruntime back end (slowfast/deploy)
+# ---------------------------------------------------------------------------- #
+_C.DEPLOY = CfgNode()
+# ONNX file run by DEMO.BACKEND onnx; "" = export the configured model (TEST.CHECKPOINT_FILE_PATH
+# weights) at the first clip's shape to OUTPUT_DIR/deploy/<MODEL_NAME>.onnx and run that.
+_C.DEPLOY.ONNX_PATH = ""
+# ONNX opset of exports (>= 17).
+_C.DEPLOY.ONNX_OPSET = 17
+# How exports write attention: "fused" (onnxruntime's memory-efficient MultiHeadAttention) or
+# "plain" (portable MatMul/Softmax, materialises the L x L matrix).
+_C.DEPLOY.ONNX_ATTENTION = "fused"
+# onnxruntime intra-op threads (0 = onnxruntime's choice: one per physical core).
+_C.DEPLOY.INTRA_OP_THREADS = 0
+# Largest |exported - eager| accepted when an export is checked.
+_C.DEPLOY.TOLERANCE = 1e-4
 
 # ---------------------------------------------------------------------------- #
 # TensorBoard
@@ -346,6 +373,8 @@ _C.TENSORBOARD.MODEL_VIS.GRAD_CAM = CfgNode()
 _C.TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE = False
 # Target layer names (module names of the model).
 _C.TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST = []
+# Test clips visualised (the first ones the loader yields): bounds the cost of Grad-CAM's backward passes.
+_C.TENSORBOARD.MODEL_VIS.NUM_CLIPS = 8
 _C.TENSORBOARD.WRONG_PRED_VIS = CfgNode()
 # Log wrongly predicted clips.
 _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False

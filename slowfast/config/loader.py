@@ -7,7 +7,13 @@ import argparse
 import os
 from typing import List, Optional, Sequence
 
+import yaml
+
 from slowfast.config.defaults import get_cfg
+
+
+class ConfigError(ValueError):
+    """A config that cannot be loaded or is inconsistent; the message names the file or key."""
 
 
 def build_arg_parser(description: str = "Train, test or demo a video model.") -> argparse.ArgumentParser:
@@ -54,13 +60,23 @@ def load_config(args=None, path_to_config: Optional[str] = None, opts: Optional[
     if path_to_config:
         if not os.path.isfile(path_to_config):
             raise FileNotFoundError(f"config file not found: {path_to_config}")
-        cfg.merge_from_file(path_to_config)
+        _merge_or_explain(cfg.merge_from_file, path_to_config, f"config file {path_to_config} (or a _BASE_ of it)")
     overrides = list(getattr(args, "opts", None) or []) + list(opts or [])
     if overrides:
-        cfg.merge_from_list(overrides)
+        _merge_or_explain(cfg.merge_from_list, overrides, "command-line overrides")
     if args is not None:
         if getattr(args, "num_shards", None) is not None:
             cfg.NUM_SHARDS = args.num_shards
         if getattr(args, "shard_id", None) is not None:
             cfg.SHARD_ID = args.shard_id
     return cfg
+
+
+def _merge_or_explain(merge, source, description: str) -> None:
+    """Run ``merge(source)``; re-raise yacs/YAML failures (unknown key, type mismatch, syntax, which
+    yacs reports as KeyError/ValueError/AssertionError) as one ConfigError naming the source."""
+    try:
+        merge(source)
+    except (KeyError, ValueError, AssertionError, TypeError, yaml.YAMLError) as error:
+        reason = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        raise ConfigError(f"{description}: {reason}") from error

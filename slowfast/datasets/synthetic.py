@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.kinetics import Kinetics
 
 logger = logging.getLogger(__name__)
 
@@ -267,3 +268,22 @@ def ensure_synthetic_dataset(cfg) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+@DATASET_REGISTRY.register()
+class Synthetic(Kinetics):
+    """The synthetic motion dataset, generated on first use and read like Kinetics.
+
+    ``DATA.PATH_TO_DATA_DIR`` and ``DATA.PATH_PREFIX`` are set to the generated directory;
+    flips are never applied, because a mirrored clip would change "left" into "right" and
+    "clockwise" into "anticlockwise".
+    """
+
+    allow_flip = False
+
+    def __init__(self, cfg, split: str):
+        root = ensure_synthetic_dataset(cfg)
+        cfg = cfg.clone()
+        cfg.DATA.PATH_TO_DATA_DIR = root
+        cfg.DATA.PATH_PREFIX = root
+        super().__init__(cfg, split)

@@ -4,8 +4,12 @@ Both exports keep the model's input contract visible:
 
 * ONNX: one graph input per pathway (``slow``, ``fast`` for two-pathway models, ``x`` for
   single-stream ones), each ``(N, C, T, H, W)`` float32 with a dynamic batch axis ``N``; one output
-  ``logits (N, K)``. Opset >= 17, written by the TorchScript-based exporter (``dynamo=False``: it needs
-  no extra package and writes ``scaled_dot_product_attention`` as plain MatMul/Softmax ops).
+  ``logits (N, K)``. Opset >= 17, written by the TorchScript-based exporter (``dynamo=False``: it
+  needs no extra package). ``scaled_dot_product_attention`` (CMDA) is written either as onnxruntime's
+  fused ``com.microsoft.MultiHeadAttention`` (``attention="fused"``, default: onnxruntime runs it with
+  a tiled flash-attention kernel, so the L x L matrix -- 157 M entries per clip in SF-GhostNet's first
+  fuse -- is never materialised) or as portable MatMul/Softmax/MatMul (``attention="plain"``, for
+  other runtimes; materialises the matrix).
 * TorchScript: ``trace`` (default; works for every model) or ``script``; the saved module takes the
   same ``List[Tensor]`` as the eager model.
 
@@ -14,6 +18,7 @@ input at a *different* batch size than the export used (so a batch size baked in
 caught), prints the largest absolute difference against eager and raises ``ExportMismatchError``
 above the tolerance.
 """
+import contextlib
 import logging
 import warnings
 from typing import List, Optional, Sequence
@@ -31,6 +36,14 @@ OUTPUT_NAME = "logits"
 
 class ExportMismatchError(RuntimeError):
     """The exported model's output differs from eager by more than the tolerance."""
+
+
+def _ignore_deprecation_noise() -> None:
+    """Inside a ``warnings.catch_warnings()`` block: silence the exporters' deprecation notices
+    (torch.jit and the TorchScript-based ONNX exporter are deprecated but are what runs here)."""
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def pathway_input_names(num_pathways: int) -> List[str]:
@@ -60,11 +73,66 @@ def random_inputs(example_inputs: Sequence[torch.Tensor], batch_size: int, seed:
             for x in example_inputs]
 
 
+def _fused_sdpa_symbolic(g, query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                         enable_gqa=False):
+    """``scaled_dot_product_attention`` -> ``com.microsoft.MultiHeadAttention`` (no mask, no dropout).
+
+    SDPA takes ``(B, H, L, d)``; MultiHeadAttention takes ``(B, L, H*d)`` with ``num_heads = H``, so
+    the inputs are transposed/reshaped around it. Anything else (masks, causal, unknown shapes)
+    falls back to the standard opset-14 decomposition.
+    """
+    from torch.onnx import symbolic_helper, symbolic_opset14
+
+    q_sizes = symbolic_helper._get_tensor_sizes(query)
+    v_sizes = symbolic_helper._get_tensor_sizes(value)
+    plain_mask = attn_mask is None or symbolic_helper._is_none(attn_mask)
+    dropout = symbolic_helper._maybe_get_const(dropout_p, "f")
+    causal = symbolic_helper._maybe_get_const(is_causal, "b")
+    gqa = symbolic_helper._maybe_get_const(enable_gqa, "b")
+    scale_value = None if scale is None or symbolic_helper._is_none(scale) else symbolic_helper._maybe_get_const(scale, "f")
+    # The exporter knows the head count (dim 1) statically; L and d may be symbolic.
+    heads = q_sizes[1] if q_sizes is not None and len(q_sizes) == 4 else None
+    head_dim = q_sizes[3] if heads is not None else None
+    if scale_value is None and isinstance(head_dim, int):
+        scale_value = head_dim ** -0.5
+    fusable = (isinstance(heads, int) and v_sizes is not None and len(v_sizes) == 4 and v_sizes[1] == heads
+               and plain_mask and not dropout and not causal and not gqa and isinstance(scale_value, float))
+    if not fusable:
+        return symbolic_opset14.scaled_dot_product_attention(
+            g, query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    swap_heads_and_tokens = [0, 2, 1, 3]
+
+    def merge_heads(x):  # (B, H, L, d) -> (B, L, H*d)
+        x = g.op("Transpose", x, perm_i=swap_heads_and_tokens)
+        return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor([0, 0, -1], dtype=torch.int64)))
+
+    out = g.op("com.microsoft::MultiHeadAttention", merge_heads(query), merge_heads(key), merge_heads(value),
+               num_heads_i=heads, scale_f=scale_value)
+    out = g.op("Reshape", out, g.op("Constant", value_t=torch.tensor([0, 0, heads, -1], dtype=torch.int64)))
+    return g.op("Transpose", out, perm_i=swap_heads_and_tokens)
+
+
+@contextlib.contextmanager
+def _attention_symbolic(attention: str, opset: int):
+    """Within the block, the ONNX exporter writes SDPA as ``attention`` ("fused" or "plain")."""
+    if attention == "plain":
+        yield
+        return
+    if attention != "fused":
+        raise ValueError(f"attention must be 'fused' or 'plain', got '{attention}'")
+    torch.onnx.register_custom_op_symbolic("aten::scaled_dot_product_attention", _fused_sdpa_symbolic, opset)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic("aten::scaled_dot_product_attention", opset)
+
+
 def export_onnx(
     model: nn.Module,
     example_inputs: Sequence[torch.Tensor],
     path: str,
     opset: int = DEFAULT_OPSET,
+    attention: str = "fused",
 ) -> str:
     """Write ``model`` (eval mode) as ONNX with a dynamic batch axis; returns ``path``.
 
@@ -73,6 +141,8 @@ def export_onnx(
         example_inputs: one ``(N, C, T, H, W)`` tensor per pathway (T, H, W are fixed in the graph).
         path: output ``.onnx`` file.
         opset: ONNX opset, at least 17.
+        attention: how ``scaled_dot_product_attention`` is written: "fused" (onnxruntime's
+            memory-efficient MultiHeadAttention) or "plain" (portable standard ops).
     """
     if opset < 17:
         raise ValueError(f"ONNX opset must be >= 17, got {opset}")
@@ -80,10 +150,8 @@ def export_onnx(
     names = pathway_input_names(len(example_inputs))
     dynamic_axes = {name: {0: "N"} for name in names + [OUTPUT_NAME]}
     inputs = tuple(x.contiguous() for x in example_inputs)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    with warnings.catch_warnings(), _attention_symbolic(attention, opset):
+        _ignore_deprecation_noise()
         torch.onnx.export(
             PathwaysAsArguments(model),
             inputs,
@@ -95,7 +163,7 @@ def export_onnx(
             dynamic_axes=dynamic_axes,
             do_constant_folding=True,
         )
-    logger.info("wrote ONNX (opset %d, inputs %s) to %s", opset, names, path)
+    logger.info("wrote ONNX (opset %d, inputs %s, %s attention) to %s", opset, names, attention, path)
     return path
 
 
@@ -113,8 +181,7 @@ def export_torchscript(
     """
     model = model.eval()
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        _ignore_deprecation_noise()
         if method == "trace":
             scripted = torch.jit.trace(model, (list(example_inputs),), check_trace=False)
         elif method == "script":
@@ -180,7 +247,9 @@ def verify_torchscript(
 ) -> float:
     """Largest |TorchScript - eager| on random input of ``batch_size``; raises above ``tolerance``."""
     inputs = random_inputs(example_inputs, batch_size, seed)
-    loaded = torch.jit.load(path, map_location="cpu")
+    with warnings.catch_warnings():
+        _ignore_deprecation_noise()
+        loaded = torch.jit.load(path, map_location="cpu")
     with torch.no_grad():
         expected = model.eval()(inputs)
         exported = loaded(inputs)
@@ -193,6 +262,7 @@ def export_and_verify(
     path: str,
     fmt: str = "onnx",
     opset: int = DEFAULT_OPSET,
+    attention: str = "fused",
     script_method: str = "trace",
     tolerance: float = DEFAULT_TOLERANCE,
     verify_batch_size: Optional[int] = None,
@@ -205,7 +275,7 @@ def export_and_verify(
     """
     batch = verify_batch_size or example_inputs[0].shape[0] + 1
     if fmt == "onnx":
-        export_onnx(model, example_inputs, path, opset=opset)
+        export_onnx(model, example_inputs, path, opset=opset, attention=attention)
         return verify_onnx(model, path, example_inputs, batch_size=batch, tolerance=tolerance)
     if fmt == "torchscript":
         export_torchscript(model, example_inputs, path, method=script_method)

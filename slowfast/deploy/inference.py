@@ -79,9 +79,11 @@ def find_conv_bn_pairs(model: nn.Module, example_inputs: Sequence[torch.Tensor])
     was_training = model.training
     model.eval()
     # Inputs that require grad make every conv output carry a grad_fn, even for frozen weights.
-    inputs = [x.detach().clone().requires_grad_(True) for x in example_inputs]
+    inputs = [x.detach() for x in example_inputs]
     try:
-        with torch.enable_grad():
+        # The autograd graph is the data-flow record: force it on even inside inference_mode/no_grad.
+        with torch.inference_mode(False), torch.enable_grad():
+            inputs = [x.clone().requires_grad_(True) for x in inputs]
             output = model(inputs)
     finally:
         for handle in handles:
@@ -141,7 +143,8 @@ def fold_batchnorm(model: nn.Module, example_inputs: Sequence[torch.Tensor], inp
     Returns:
         The folded model, in eval mode.
     """
-    model = model if inplace else copy.deepcopy(model)
+    with torch.inference_mode(False):  # a copy made in inference mode could not be traced by autograd
+        model = model if inplace else copy.deepcopy(model)
     pairs = find_conv_bn_pairs(model, example_inputs)
     for conv_name, bn_name in pairs:
         _set_submodule(model, conv_name, fold_conv_bn(model.get_submodule(conv_name), model.get_submodule(bn_name)))

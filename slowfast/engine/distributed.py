@@ -105,6 +105,9 @@ def destroy_process_group() -> None:
 def _run_in_process_group(local_rank: int, cfg, init_method: str, func: Callable, world_size: int) -> None:
     """Body of every launched process: join the group, run ``func(cfg)``, leave the group."""
     rank = cfg.SHARD_ID * processes_per_machine(cfg) + local_rank
+    if cfg.NUM_GPUS == 0 and processes_per_machine(cfg) > 1:
+        # CPU processes share the machine's cores; oversubscribed thread pools are many times slower.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes_per_machine(cfg)))
     init_process_group(cfg, rank, world_size, init_method, local_rank)
     try:
         func(cfg)

@@ -183,3 +183,26 @@ class TwoPathwayNet(nn.Module):
 
     def forward(self, x: List[torch.Tensor]) -> torch.Tensor:
         return self.head(self.forward_features(x))
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, fc_init_std: float = 0.01, zero_init_final_bn: bool = False) -> None:
+    """Public-SlowFast initialisation: MSRA (He normal, fan-out) for convs with zero bias; norm
+    gamma 1 / beta 0, or gamma 0 for block-final norms (``transform_final_bn``) when
+    ``zero_init_final_bn`` (the block starts as the identity); Linear ``N(0, fc_init_std)``, bias 0.
+    Parameters of other kinds (e.g. CMDA's gate, initialised to 0) are left alone.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv3d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.modules.batchnorm._NormBase):
+            if module.weight is not None:
+                final = getattr(module, "transform_final_bn", False) and zero_init_final_bn
+                module.weight.fill_(0.0 if final else 1.0)
+                module.bias.zero_()
+        elif isinstance(module, nn.Linear):
+            module.weight.normal_(mean=0.0, std=fc_init_std)
+            if module.bias is not None:
+                module.bias.zero_()

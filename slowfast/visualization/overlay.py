@@ -29,7 +29,11 @@ def text_box_size(lines: Sequence[str], frame_height: int) -> Tuple[int, int, fl
 
 
 def draw_text_lines(frame: np.ndarray, lines: Sequence[str], alpha: float = 0.6) -> np.ndarray:
-    """Draw ``lines`` top-left on a darkened box; modifies and returns ``frame`` (H, W, 3) uint8."""
+    """Draw ``lines`` top-left on a darkened box of ``frame`` (H, W, 3) uint8 and return it.
+
+    A C-contiguous frame is drawn on in place; any other (a view) is copied first (OpenCV needs it).
+    """
+    frame = np.ascontiguousarray(frame)
     if not lines:
         return frame
     box_width, box_height, font_scale, line_height = text_box_size(lines, frame.shape[0])
@@ -71,8 +75,15 @@ def blend_heatmap(frames: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5) -
 
 
 def encode_gif(frames: np.ndarray, fps: float = 4.0) -> bytes:
-    """Encode ``frames`` ``(T, H, W, 3)`` uint8 as a looping animated GIF."""
-    images = [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
+    """Encode ``frames`` ``(T, H, W, 3)`` uint8 as a looping animated GIF.
+
+    Each frame gets its own 256-colour palette by fast octree quantisation (Pillow's default
+    median cut is ~40x slower on 340x256 frames).
+    """
+    images = [
+        Image.fromarray(np.ascontiguousarray(frame)).quantize(256, method=Image.Quantize.FASTOCTREE)
+        for frame in frames
+    ]
     buffer = io.BytesIO()
     duration_ms = int(round(1000.0 / max(fps, 1e-3)))
     images[0].save(

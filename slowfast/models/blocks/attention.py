@@ -22,8 +22,10 @@ def memory_efficient_attention(query: torch.Tensor, key: torch.Tensor, value: to
         ``(N, L, C)``. Uses ``scaled_dot_product_attention`` with ``scale=1.0`` (DANet applies no
         ``1/sqrt(d)`` scaling), which dispatches to a tiled (flash / memory-efficient) kernel.
     """
+    # The CPU flash kernel needs unit stride on the last dim; transposed (N, C, L) views would
+    # silently fall back to the math path, which materialises the L×L matrix (~4x slower).
     out = F.scaled_dot_product_attention(
-        query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1), scale=1.0
+        query.unsqueeze(1).contiguous(), key.unsqueeze(1).contiguous(), value.unsqueeze(1).contiguous(), scale=1.0
     )
     return out.squeeze(1)
 

@@ -4,7 +4,7 @@ Every block takes the norm constructor (``get_norm(cfg)``) as ``norm_layer`` and
 ``(N, C, T, H, W)`` tensors in either memory layout (contiguous or ``channels_last_3d``).
 """
 from collections import OrderedDict
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -111,3 +111,69 @@ class DepthwiseSeparable(nn.Sequential):
                 pointwise=conv_norm_act(dim_in, dim_out, 1, norm_layer=norm_layer, activation=activation),
             )
         )
+
+
+def inverted_residual_stage(
+    dim_in: int,
+    rows: Sequence[tuple],
+    norm_layer: NormLayer = nn.BatchNorm3d,
+) -> List[nn.Module]:
+    """Inverted residuals from MobileNetV2 table rows ``(t, c, n, s)`` (``c`` already scaled):
+    ``n`` blocks of width ``c`` and expansion ``t``, the first with stride ``s``.
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, c_last, T', H', W')``.
+    """
+    blocks = []
+    for expand_ratio, dim_out, num_blocks, stride in rows:
+        for i in range(num_blocks):
+            blocks.append(
+                InvertedResidual(dim_in, dim_out, stride if i == 0 else 1, expand_ratio, norm_layer=norm_layer)
+            )
+            dim_in = dim_out
+    return blocks
+
+
+def depthwise_separable_stage(
+    dim_in: int,
+    rows: Sequence[tuple],
+    norm_layer: NormLayer = nn.BatchNorm3d,
+) -> List[nn.Module]:
+    """Depthwise-separable blocks from MobileNet (V1) table rows ``(c, n, s)`` (``c`` scaled).
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, c_last, T', H', W')``.
+    """
+    blocks = []
+    for dim_out, num_blocks, stride in rows:
+        for i in range(num_blocks):
+            blocks.append(DepthwiseSeparable(dim_in, dim_out, stride if i == 0 else 1, norm_layer=norm_layer))
+            dim_in = dim_out
+    return blocks
+
+
+class ConvStem(nn.Module):
+    """Stem of the efficient backbones: Conv3d 3x3x3 (no bias) -> norm -> activation -> optional
+    MaxPool3d 3 (padding 1).
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, dim_out, T', H', W')`` with ``stride`` (default (1,2,2))
+    and then ``pool_stride`` applied.
+    """
+
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        stride: IntOr3 = (1, 2, 2),
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        pool_stride: Optional[IntOr3] = None,
+        norm_layer: NormLayer = nn.BatchNorm3d,
+    ):
+        super().__init__()
+        self.conv = nn.Conv3d(dim_in, dim_out, kernel_size=3, stride=triple(stride), padding=1, bias=False)
+        self.bn = norm_layer(dim_out)
+        self.act = activation()
+        self.pool = nn.Identity()
+        if pool_stride is not None:
+            self.pool = nn.MaxPool3d(kernel_size=3, stride=triple(pool_stride), padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act(self.bn(self.conv(x))))

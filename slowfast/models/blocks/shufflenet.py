@@ -3,6 +3,7 @@
 Tensors are ``(N, C, T, H, W)``; every block accepts contiguous and ``channels_last_3d`` inputs.
 """
 from collections import OrderedDict
+from typing import List, Optional
 
 import torch
 from torch import nn
@@ -32,6 +33,21 @@ def round_to_groups(channels: int, groups: int) -> int:
     the /8 fast pathway widths of the release (e.g. 30 // 4 = 7 with 3 groups) are not.
     """
     return max(groups, int(round(channels / groups)) * groups)
+
+
+def shortcut_avg_pool(stride: tuple) -> nn.Sequential:
+    """``AvgPool3d((st, 3, 3), stride, padding (0, 1, 1))`` of the strided ShuffleNet shortcut.
+
+    The spatial zero padding is a separate ``pad`` module: it gives the same values (the pool
+    counts padded zeros) but, unlike ``AvgPool3d``'s own padding, also accepts maps smaller than
+    the 3x3 kernel (2x2 at tiny test crops or small multigrid crops).
+    """
+    return nn.Sequential(
+        OrderedDict(
+            pad=nn.ConstantPad3d((1, 1, 1, 1, 0, 0), 0.0),
+            pool=nn.AvgPool3d((stride[0], 3, 3), stride=stride),
+        )
+    )
 
 
 class ShuffleNetUnit(nn.Module):
@@ -67,9 +83,9 @@ class ShuffleNetUnit(nn.Module):
         mid_channels: int,
         groups: int,
         stride: IntOr3 = 1,
-        first_groups: int = None,
+        first_groups: Optional[int] = None,
         shortcut: str = "pool",
-        split_channels: int = None,
+        split_channels: Optional[int] = None,
         norm_layer: NormLayer = nn.BatchNorm3d,
     ):
         super().__init__()
@@ -83,13 +99,13 @@ class ShuffleNetUnit(nn.Module):
             main_out = dim_out
         elif shortcut == "pool":
             main_out = dim_out - dim_in
-            self.shortcut = nn.AvgPool3d((stride[0], 3, 3), stride=stride, padding=(0, 1, 1))
+            self.shortcut = shortcut_avg_pool(stride)
         elif shortcut == "conv_pool":
             main_out = dim_out - split_channels
             self.shortcut = nn.Sequential(
                 OrderedDict(
                     conv=nn.Conv3d(dim_in, split_channels, kernel_size=1, bias=False),
-                    pool=nn.AvgPool3d((stride[0], 3, 3), stride=stride, padding=(0, 1, 1)),
+                    pool=shortcut_avg_pool(stride),
                 )
             )
         else:
@@ -167,3 +183,59 @@ class ShuffleNetV2Unit(nn.Module):
             half = x.shape[1] // 2
             out = torch.cat([x[:, :half], self.branch2(x[:, half:])], dim=1)
         return channel_shuffle(out, 2)
+
+
+def shufflenet_stage(
+    dim_in: int,
+    dim_out: int,
+    num_units: int,
+    groups: int,
+    stride: IntOr3,
+    shortcut: str = "pool",
+    first_groups: Optional[int] = None,
+    norm_layer: NormLayer = nn.BatchNorm3d,
+) -> List[nn.Module]:
+    """A ShuffleNet (V1) stage: one strided unit, then ``num_units - 1`` stride-1 units.
+
+    Depthwise widths: ``dim_out // 4`` (the "pool" shortcut of the paper), or ``dim_out // 2``
+    shared with the shortcut's output (the "conv_pool" shortcut of the efficient SlowFast), each
+    rounded to a multiple of ``groups`` so every width builds.
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, dim_out, T/st, H/s, W/s)``.
+    """
+    quarter = round_to_groups(dim_out // 4, groups)
+    if shortcut == "conv_pool":
+        first_mid = split = round_to_groups(dim_out // 2, groups)
+    else:
+        first_mid, split = quarter, None
+    units = [
+        ShuffleNetUnit(
+            dim_in,
+            dim_out,
+            first_mid,
+            groups,
+            stride,
+            first_groups=first_groups,
+            shortcut=shortcut,
+            split_channels=split,
+            norm_layer=norm_layer,
+        )
+    ]
+    units += [ShuffleNetUnit(dim_out, dim_out, quarter, groups, norm_layer=norm_layer) for _ in range(num_units - 1)]
+    return units
+
+
+def shufflenetv2_stage(
+    dim_in: int,
+    dim_out: int,
+    num_units: int,
+    stride: IntOr3,
+    norm_layer: NormLayer = nn.BatchNorm3d,
+) -> List[nn.Module]:
+    """A ShuffleNetV2 stage: one strided two-branch unit, then ``num_units - 1`` split units.
+
+    Shape: ``(N, dim_in, T, H, W) -> (N, dim_out, T/st, H/s, W/s)``.
+    """
+    units = [ShuffleNetV2Unit(dim_in, dim_out, stride, norm_layer=norm_layer)]
+    units += [ShuffleNetV2Unit(dim_out, dim_out, norm_layer=norm_layer) for _ in range(num_units - 1)]
+    return units

@@ -1,0 +1,191 @@
+"""Cross-key validation of a merged config: ``assert_and_infer_cfg(cfg)``.
+
+Every check raises :class:`ConfigError` with one line naming the key and its value. Values that
+follow from others (the multigrid defaults) are filled in; nothing is written to disk. Unknown
+keys and type mismatches are already rejected by yacs when merging (see ``loader.py``).
+"""
+import torch
+
+from slowfast.config.loader import ConfigError
+from slowfast.engine import distributed as du
+from slowfast.engine.optim import LR_POLICIES, OPTIMIZERS
+
+# Datasets that need no annotation directory (they generate their own data).
+_SELF_CONTAINED_DATASETS = ("synthetic",)
+_HEAD_ACTS = ("softmax", "sigmoid")
+_LOSSES = ("cross_entropy", "soft_cross_entropy")
+_NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+_ENSEMBLE_METHODS = ("sum", "max")
+_BACKENDS = ("auto", "nccl", "gloo")
+_DECODERS = ("pyav", "frames", "torchcodec")
+
+
+def _require(condition: bool, key: str, value, reason: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}={value!r}: {reason}")
+
+
+def _check_choice(cfg, key: str, choices) -> None:
+    value = _get(cfg, key)
+    _require(value in choices, key, value, f"must be one of {list(choices)}")
+
+
+def _get(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def _check_positive(cfg, *keys: str) -> None:
+    for key in keys:
+        value = _get(cfg, key)
+        _require(value > 0, key, value, "must be positive")
+
+
+def _check_distributed(cfg) -> None:
+    _require(cfg.NUM_GPUS >= 0, "NUM_GPUS", cfg.NUM_GPUS, "must be >= 0 (0 = CPU)")
+    _require(
+        cfg.NUM_GPUS == 0 or torch.cuda.is_available(), "NUM_GPUS", cfg.NUM_GPUS,
+        "CUDA is not available on this machine; set NUM_GPUS 0 to run on the CPU",
+    )
+    _require(
+        cfg.NUM_GPUS == 0 or cfg.NUM_GPUS <= torch.cuda.device_count(), "NUM_GPUS", cfg.NUM_GPUS,
+        f"only {torch.cuda.device_count()} CUDA devices are visible",
+    )
+    _check_positive(cfg, "NUM_SHARDS", "DIST_CPU_PROCESSES", "DIST_TIMEOUT_S")
+    _require(0 <= cfg.SHARD_ID < cfg.NUM_SHARDS, "SHARD_ID", cfg.SHARD_ID, f"must be in [0, NUM_SHARDS={cfg.NUM_SHARDS})")
+    _check_choice(cfg, "DIST_BACKEND", _BACKENDS)
+    _require(
+        not (cfg.DIST_BACKEND == "nccl" and cfg.NUM_GPUS == 0), "DIST_BACKEND", cfg.DIST_BACKEND,
+        "nccl needs CUDA (NUM_GPUS > 0); use gloo or auto on the CPU",
+    )
+    world_size = du.expected_world_size(cfg)
+    for key in ("TRAIN.BATCH_SIZE", "TEST.BATCH_SIZE"):
+        batch_size = _get(cfg, key)
+        _require(batch_size > 0, key, batch_size, "must be positive")
+        _require(
+            batch_size % world_size == 0, key, batch_size,
+            f"the global batch must be divisible by the world size {world_size} "
+            f"(processes per machine {du.processes_per_machine(cfg)} x NUM_SHARDS {cfg.NUM_SHARDS})",
+        )
+
+
+def _check_model(cfg) -> None:
+    arch = cfg.MODEL.ARCH
+    _require(
+        arch in cfg.MODEL.SINGLE_PATHWAY_ARCH or arch in cfg.MODEL.MULTI_PATHWAY_ARCH, "MODEL.ARCH", arch,
+        f"must be listed in MODEL.SINGLE_PATHWAY_ARCH {cfg.MODEL.SINGLE_PATHWAY_ARCH} "
+        f"or MODEL.MULTI_PATHWAY_ARCH {cfg.MODEL.MULTI_PATHWAY_ARCH}",
+    )
+    if arch in cfg.MODEL.MULTI_PATHWAY_ARCH:
+        _check_positive(cfg, "SLOWFAST.ALPHA", "SLOWFAST.BETA_INV")
+        _require(
+            cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0, "DATA.NUM_FRAMES", cfg.DATA.NUM_FRAMES,
+            f"must be divisible by SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA} for the two-pathway arch '{arch}'",
+        )
+    _check_positive(cfg, "MODEL.NUM_CLASSES")
+    _check_choice(cfg, "MODEL.HEAD_ACT", _HEAD_ACTS)
+    _check_choice(cfg, "MODEL.LOSS_FUNC", _LOSSES)
+    _require(0.0 <= cfg.MODEL.DROPOUT_RATE < 1.0, "MODEL.DROPOUT_RATE", cfg.MODEL.DROPOUT_RATE, "must be in [0, 1)")
+    _check_choice(cfg, "BN.NORM_TYPE", _NORM_TYPES)
+    _require(
+        cfg.BN.NORM_TYPE != "sync_batchnorm" or cfg.NUM_GPUS > 0, "BN.NORM_TYPE", cfg.BN.NORM_TYPE,
+        "SyncBatchNorm needs CUDA (NUM_GPUS > 0)",
+    )
+    _require(
+        not cfg.DETECTION.ENABLE, "DETECTION.ENABLE", cfg.DETECTION.ENABLE,
+        "action detection (AVA) is not supported by this framework; set it to False",
+    )
+
+
+def _dataset_needs_data_dir(name: str) -> bool:
+    """Datasets read annotation files from DATA.PATH_TO_DATA_DIR unless they generate their own
+    (a registered class may say so with ``REQUIRES_DATA_DIR = False``)."""
+    try:
+        import slowfast.datasets  # noqa: F401  (registers the datasets)
+        from slowfast.datasets.build import DATASET_REGISTRY
+
+        by_lower_name = {registered.lower(): cls for registered, cls in DATASET_REGISTRY}
+    except ImportError:
+        by_lower_name = {}
+    default = name.lower() not in _SELF_CONTAINED_DATASETS
+    return getattr(by_lower_name.get(name.lower()), "REQUIRES_DATA_DIR", default)
+
+
+def _check_data(cfg) -> None:
+    used = [("TRAIN.DATASET", cfg.TRAIN.DATASET)] if cfg.TRAIN.ENABLE else []
+    used += [("TEST.DATASET", cfg.TEST.DATASET)] if cfg.TEST.ENABLE else []
+    for key, name in used:
+        _require(
+            bool(cfg.DATA.PATH_TO_DATA_DIR) or not _dataset_needs_data_dir(name), "DATA.PATH_TO_DATA_DIR",
+            cfg.DATA.PATH_TO_DATA_DIR, f"is required by {key}={name!r} (the directory of its annotation files)",
+        )
+    _check_positive(cfg, "DATA.NUM_FRAMES", "DATA.SAMPLING_RATE", "DATA.TARGET_FPS",
+                    "DATA.TRAIN_CROP_SIZE", "DATA.TEST_CROP_SIZE")
+    scales = cfg.DATA.TRAIN_JITTER_SCALES
+    _require(len(scales) == 2 and 0 < scales[0] <= scales[1], "DATA.TRAIN_JITTER_SCALES", scales, "must be [min, max] with 0 < min <= max")
+    _require(len(cfg.DATA.MEAN) == len(cfg.DATA.STD), "DATA.STD", cfg.DATA.STD, f"must have as many values as DATA.MEAN {cfg.DATA.MEAN}")
+    _require(all(s > 0 for s in cfg.DATA.STD), "DATA.STD", cfg.DATA.STD, "must be positive")
+    _check_choice(cfg, "DATA.DECODING_BACKEND", _DECODERS)
+    _require(cfg.DATA_LOADER.NUM_WORKERS >= 0, "DATA_LOADER.NUM_WORKERS", cfg.DATA_LOADER.NUM_WORKERS, "must be >= 0")
+
+
+def _check_solver(cfg) -> None:
+    _check_choice(cfg, "SOLVER.LR_POLICY", LR_POLICIES)
+    _check_choice(cfg, "SOLVER.OPTIMIZING_METHOD", OPTIMIZERS)
+    _check_positive(cfg, "SOLVER.BASE_LR", "SOLVER.MAX_EPOCH")
+    _require(cfg.SOLVER.WARMUP_EPOCHS >= 0, "SOLVER.WARMUP_EPOCHS", cfg.SOLVER.WARMUP_EPOCHS, "must be >= 0")
+    _require(
+        cfg.SOLVER.WARMUP_EPOCHS <= cfg.SOLVER.MAX_EPOCH, "SOLVER.WARMUP_EPOCHS", cfg.SOLVER.WARMUP_EPOCHS,
+        f"must not exceed SOLVER.MAX_EPOCH={cfg.SOLVER.MAX_EPOCH}",
+    )
+    if cfg.SOLVER.LR_POLICY == "steps_with_relative_lrs":
+        steps, lrs = list(cfg.SOLVER.STEPS), list(cfg.SOLVER.LRS)
+        _require(len(steps) > 0 and steps[0] == 0, "SOLVER.STEPS", steps, "must start with 0 (the first step's first epoch)")
+        _require(steps == sorted(steps), "SOLVER.STEPS", steps, "must be increasing")
+        _require(len(lrs) >= len(steps), "SOLVER.LRS", lrs, f"needs one relative LR per step of SOLVER.STEPS {steps}")
+    if cfg.SOLVER.OPTIMIZING_METHOD == "sgd" and cfg.SOLVER.NESTEROV:
+        _require(
+            cfg.SOLVER.MOMENTUM > 0 and cfg.SOLVER.DAMPENING == 0, "SOLVER.NESTEROV", cfg.SOLVER.NESTEROV,
+            f"needs SOLVER.MOMENTUM > 0 and SOLVER.DAMPENING 0 (got {cfg.SOLVER.MOMENTUM}, {cfg.SOLVER.DAMPENING})",
+        )
+    for key in ("SOLVER.CLIP_GRAD_VAL", "SOLVER.CLIP_GRAD_L2NORM"):
+        value = _get(cfg, key)
+        _require(value is None or value > 0, key, value, "must be None (off) or positive")
+
+
+def _check_train_test(cfg) -> None:
+    _check_positive(cfg, "TRAIN.EVAL_PERIOD", "TRAIN.CHECKPOINT_PERIOD", "TRAIN.TOPK", "LOG_PERIOD",
+                    "TEST.NUM_ENSEMBLE_VIEWS", "TEST.NUM_SPATIAL_CROPS")
+    _check_choice(cfg, "TRAIN.CHECKPOINT_TYPE", ("pytorch",))
+    _check_choice(cfg, "TEST.CHECKPOINT_TYPE", ("pytorch",))
+    _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
+    _check_choice(cfg, "TEST.ENSEMBLE_METHOD", _ENSEMBLE_METHODS)
+    path = cfg.TEST.SAVE_RESULTS_PATH
+    _require(not path or path.endswith((".json", ".csv")), "TEST.SAVE_RESULTS_PATH", path, "must end in .json or .csv")
+    _require(cfg.OUTPUT_DIR != "", "OUTPUT_DIR", cfg.OUTPUT_DIR, "must name a directory")
+
+
+def _infer_multigrid_defaults(cfg) -> None:
+    """The multigrid schedule scales shapes relative to the configured ones; remember them once."""
+    if cfg.MULTIGRID.DEFAULT_B == 0:
+        cfg.MULTIGRID.DEFAULT_B = cfg.TRAIN.BATCH_SIZE
+    if cfg.MULTIGRID.DEFAULT_T == 0:
+        cfg.MULTIGRID.DEFAULT_T = cfg.DATA.NUM_FRAMES
+    if cfg.MULTIGRID.DEFAULT_S == 0:
+        cfg.MULTIGRID.DEFAULT_S = cfg.DATA.TRAIN_CROP_SIZE
+
+
+def assert_and_infer_cfg(cfg):
+    """Check every cross-key constraint of ``cfg`` and fill in inferred values; returns ``cfg``.
+
+    Idempotent: calling it twice changes nothing more.
+    """
+    _check_distributed(cfg)
+    _check_model(cfg)
+    _check_data(cfg)
+    _check_solver(cfg)
+    _check_train_test(cfg)
+    _infer_multigrid_defaults(cfg)
+    return cfg

@@ -1,0 +1,337 @@
+"""Model benchmark: params, GFLOPs, inference speed of eager / optimised eager / ONNX, training
+speed and peak memory, one row per config, printed as a Markdown table.
+
+Method (the machine is shared and noisy):
+
+* every model is measured in fresh subprocesses, so neither its speed nor its peak memory is
+  affected by the models measured before it;
+* the inference candidates (PyTorch eager, ``optimize_for_inference``, onnxruntime) are timed
+  side by side in one process, round-robin, after warm-up, and each reports the median of
+  ``repeats`` runs; clips/s = batch / median latency;
+* training = forward + cross-entropy + backward + SGD step at ``train_batch_size``, median step;
+* peak memory = ``ru_maxrss`` of a process that only builds the model and runs one eval forward
+  (eager or onnxruntime) / one training step at ``train_batch_size`` (so it includes the ~0.6 GiB
+  of an interpreter that imported torch, as in the reference figures of design/performance.md);
+* torch and onnxruntime both use ``threads`` intra-op threads (2 on the development machine).
+
+Entry points: ``benchmark_configs`` (parent, subprocess per model), ``format_markdown`` and
+``write_markdown`` (a table between markers in a file, rows merged by config), and ``python -m
+slowfast.deploy.benchmark --worker ...`` (the per-model measurements; internal).
+"""
+import argparse
+import copy
+import dataclasses
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+BACKENDS = ("eager", "optimized", "onnx")
+BACKEND_TITLES = {"eager": "eager", "optimized": "optimised", "onnx": "ONNX"}
+TABLE_START = "<!-- model-benchmark:start -->"
+TABLE_END = "<!-- model-benchmark:end -->"
+_GIB = 1024.0 ** 3
+
+
+@dataclasses.dataclass
+class BenchmarkSettings:
+    """What to measure and how often."""
+
+    batch_sizes: Sequence[int] = (1, 8)
+    train_batch_size: int = 8
+    repeats: int = 5
+    warmup: int = 2
+    threads: int = 2
+    backends: Sequence[str] = BACKENDS
+    measure_memory: bool = True
+    measure_training: bool = True
+
+
+# ---------------------------------------------------------------------------- #
+# Per-model measurements (run inside a worker process)
+# ---------------------------------------------------------------------------- #
+def peak_rss_gib() -> float:
+    """Peak resident set size of this process so far, GiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / _GIB
+
+
+def model_inputs(cfg, batch_size: int, seed: int = 0) -> List[torch.Tensor]:
+    """Random per-pathway inputs ``(N, C, T, H, W)`` at the config's train crop (the model's native size)."""
+    from slowfast.models.info import input_shapes
+
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch_size, *shape, generator=generator) for shape in input_shapes(cfg, "train")]
+
+
+def build_cpu_model(cfg) -> torch.nn.Module:
+    from slowfast.models.build import build_model
+
+    return build_model(cfg, device=torch.device("cpu"))
+
+
+def time_side_by_side(candidates: Dict[str, Callable[[], object]], repeats: int, warmup: int) -> Dict[str, float]:
+    """Median seconds per call of each zero-argument callable, timed round-robin so that load
+    changes on a shared machine hit every candidate alike."""
+    for _ in range(warmup):
+        for run in candidates.values():
+            run()
+    times: Dict[str, List[float]] = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> Dict[str, Callable]:
+    """Per back end of ``settings.backends``, a function ``inputs -> zero-argument callable`` that
+    runs one batch. The optimised model and the ONNX file are made once, at batch 1."""
+    from slowfast.deploy.export import export_onnx, onnx_session, run_onnx
+    from slowfast.deploy.inference import optimize_for_inference, prepare_inputs
+
+    example = model_inputs(cfg, 1)
+    backends: Dict[str, Callable] = {}
+    if "eager" in settings.backends:
+        backends["eager"] = lambda inputs: (lambda: model(inputs))
+    if "optimized" in settings.backends:
+        optimized = optimize_for_inference(model, example)
+
+        def optimized_runner(inputs):
+            prepared = prepare_inputs(optimized, inputs)
+            return lambda: optimized(prepared)
+
+        backends["optimized"] = optimized_runner
+    if "onnx" in settings.backends:
+        path = os.path.join(workdir, "model.onnx")
+        export_onnx(model, example, path, opset=cfg.DEPLOY.ONNX_OPSET, attention=cfg.DEPLOY.ONNX_ATTENTION)
+        session = onnx_session(path, settings.threads)
+        backends["onnx"] = lambda inputs: (lambda: run_onnx(session, inputs))
+    return backends
+
+
+def measure_speed(cfg, settings: BenchmarkSettings, workdir: str) -> Dict:
+    """Params, GFLOPs, per back end and batch size the median latency and clips/s, training clips/s."""
+    from slowfast.models.info import gflops, params_count
+
+    torch.manual_seed(cfg.RNG_SEED)
+    model = build_cpu_model(cfg).eval()
+    result = {"params_m": params_count(model) / 1e6, "gflops": gflops(model, cfg, "train"), "inference": {}}
+    backends = prepare_backends(model, cfg, settings, workdir)
+    for batch in settings.batch_sizes:
+        inputs = model_inputs(cfg, batch)
+        with torch.inference_mode():
+            medians = time_side_by_side({name: make(inputs) for name, make in backends.items()},
+                                        settings.repeats, settings.warmup)
+        result["inference"][str(batch)] = {
+            name: {"latency_ms": 1e3 * seconds, "clips_per_s": batch / seconds} for name, seconds in medians.items()
+        }
+    del backends
+    if settings.measure_training:
+        seconds = median_train_step_seconds(model, cfg, settings)
+        result["train_clips_per_s"] = settings.train_batch_size / seconds
+    return result
+
+
+def train_step_fn(model, cfg, batch_size: int) -> Callable[[], float]:
+    """One SGD training step on random clips and labels, as a zero-argument callable returning the loss."""
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    inputs = model_inputs(cfg, batch_size, seed=1)
+    labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch_size,), generator=torch.Generator().manual_seed(1))
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def median_train_step_seconds(model, cfg, settings: BenchmarkSettings) -> float:
+    model = copy.deepcopy(model)
+    step = train_step_fn(model, cfg, settings.train_batch_size)
+    return time_side_by_side({"train": step}, max(3, settings.repeats // 2 + 1), 1)["train"]
+
+
+def measure_peak_memory(cfg, kind: str, settings: BenchmarkSettings, workdir: str) -> float:
+    """Peak RSS (GiB) of this fresh process after building the model and running ``kind``:
+    "eager" (one eval forward), "onnx" (one onnxruntime run of ``workdir/model.onnx``) or "train"
+    (one training step), at the largest batch of the benchmark."""
+    batch = settings.train_batch_size if kind == "train" else max(settings.batch_sizes)
+    if kind == "onnx":
+        from slowfast.deploy.export import onnx_session, run_onnx
+
+        run_onnx(onnx_session(os.path.join(workdir, "model.onnx"), settings.threads), model_inputs(cfg, batch))
+        return peak_rss_gib()
+    model = build_cpu_model(cfg)
+    if kind == "eager":
+        with torch.inference_mode():
+            model.eval()(model_inputs(cfg, batch))
+    elif kind == "train":
+        train_step_fn(model, cfg, batch)()
+    else:
+        raise ValueError(f"unknown memory measurement '{kind}'")
+    return peak_rss_gib()
+
+
+# ---------------------------------------------------------------------------- #
+# Parent: one subprocess per measurement, one row per config
+# ---------------------------------------------------------------------------- #
+def _package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: str, timeout: float) -> Dict:
+    """Run ``python -m slowfast.deploy.benchmark --worker task`` and parse its last output line (JSON)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = str(settings.threads)
+    command = [sys.executable, "-m", "slowfast.deploy.benchmark", "--worker", task, "--cfg-file", cfg_path,
+               "--workdir", workdir, "--settings", json.dumps(dataclasses.asdict(settings))]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark worker '{task}' failed for {cfg_path} (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def model_label(cfg) -> str:
+    """Readable model name: registered name plus the width / groups the config sets."""
+    name = cfg.MODEL.MODEL_NAME
+    if "ShuffleNet" in name or "MobileNet" in name or "GhostNet" in name:
+        label = f"{name} W{cfg.SLOWFAST.WIDTH_MULTI:g}"
+        if name == "SlowFastShuffleNet":
+            label += f" G{cfg.SLOWFAST.GROUPS}"
+        return label
+    if name in ("SlowFast", "SlowFastDualAttention", "ResNet"):
+        return f"{name} {cfg.MODEL.ARCH} R{cfg.RESNET.DEPTH}"
+    return name
+
+
+def benchmark_config(cfg, settings: BenchmarkSettings, config_name: str = "", timeout: float = 900.0) -> Dict:
+    """All measurements of one config (each in its own subprocess); returns one table row (a dict)."""
+    from slowfast.models.info import input_shapes
+
+    cfg = cfg.clone()
+    cfg.NUM_GPUS = 0
+    with tempfile.TemporaryDirectory(prefix="slowfast-bench-") as workdir:
+        cfg_path = os.path.join(workdir, "config.yaml")
+        with open(cfg_path, "w") as f:
+            f.write(cfg.dump())
+        row = {"config": config_name or cfg.MODEL.MODEL_NAME, "model": model_label(cfg),
+               "input": " + ".join("x".join(map(str, s[1:])) for s in input_shapes(cfg, "train"))}
+        row.update(_run_worker("speed", cfg_path, settings, workdir, timeout))
+        if settings.measure_memory:
+            kinds = ["eager"] + (["onnx"] if "onnx" in settings.backends else [])
+            kinds += ["train"] if settings.measure_training else []
+            row["peak_rss_gib"] = {kind: _run_worker(f"memory-{kind}", cfg_path, settings, workdir, timeout)["peak_rss_gib"]
+                                   for kind in kinds}
+    return row
+
+
+# ---------------------------------------------------------------------------- #
+# Markdown
+# ---------------------------------------------------------------------------- #
+def table_columns(settings: BenchmarkSettings) -> List[str]:
+    """Column titles of the Markdown table for these settings."""
+    columns = ["model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs"]
+    for batch in settings.batch_sizes:
+        columns += [f"{BACKEND_TITLES[b]} B={batch} clips/s (ms)" for b in settings.backends]
+    if settings.measure_training:
+        columns.append(f"train B={settings.train_batch_size} clips/s")
+    if settings.measure_memory:
+        batch = max(settings.batch_sizes)
+        columns.append(f"peak RSS eager B={batch} (GiB)")
+        if "onnx" in settings.backends:
+            columns.append(f"peak RSS ONNX B={batch} (GiB)")
+        if settings.measure_training:
+            columns.append(f"peak RSS train B={settings.train_batch_size} (GiB)")
+    return columns
+
+
+def table_cells(row: Dict, settings: BenchmarkSettings) -> List[str]:
+    """The cells of ``row`` in the order of ``table_columns(settings)``; "—" where not measured."""
+    cells = [row["model"], row["config"], row["input"], f"{row['params_m']:.3g}", f"{row['gflops']:.3g}"]
+    for batch in settings.batch_sizes:
+        for backend in settings.backends:
+            m = row.get("inference", {}).get(str(batch), {}).get(backend)
+            cells.append(f"{m['clips_per_s']:.1f} ({m['latency_ms']:.0f})" if m else "—")
+    if settings.measure_training:
+        cells.append(f"{row['train_clips_per_s']:.2f}" if "train_clips_per_s" in row else "—")
+    if settings.measure_memory:
+        peaks = row.get("peak_rss_gib", {})
+        kinds = ["eager"] + (["onnx"] if "onnx" in settings.backends else []) + (["train"] if settings.measure_training else [])
+        cells += [f"{peaks[k]:.2f}" if k in peaks else "—" for k in kinds]
+    return cells
+
+
+def _markdown_line(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def format_markdown(rows: Sequence[Dict], settings: BenchmarkSettings) -> str:
+    """The rows as a Markdown table (header, separator, one line per row)."""
+    columns = table_columns(settings)
+    lines = [_markdown_line(columns), _markdown_line(["---"] * len(columns))]
+    lines += [_markdown_line(table_cells(row, settings)) for row in rows]
+    return "\n".join(lines)
+
+
+def write_markdown(path: str, rows: Sequence[Dict], settings: BenchmarkSettings, note: str = "") -> None:
+    """Write the table into ``path`` between the benchmark markers, keeping the rest of the file.
+
+    Rows already in the file for other configs are kept (so models can be benchmarked one run at a
+    time); a row for the same config is replaced. The raw rows live in a JSON comment next to it.
+    """
+    text = open(path).read() if os.path.isfile(path) else ""
+    previous: List[Dict] = []
+    if TABLE_START in text and TABLE_END in text:
+        head, rest = text.split(TABLE_START, 1)
+        block, tail = rest.split(TABLE_END, 1)
+        if "<!-- rows:" in block:
+            previous = json.loads(block.split("<!-- rows:", 1)[1].split("-->", 1)[0])
+    else:
+        head, tail = (text.rstrip() + "\n\n" if text else ""), "\n"
+    new_configs = {row["config"] for row in rows}
+    merged = [row for row in previous if row["config"] not in new_configs] + list(rows)
+    merged.sort(key=lambda row: row["config"])
+    block = "\n".join(filter(None, [note, format_markdown(merged, settings),
+                                    f"<!-- rows: {json.dumps(merged, sort_keys=True)} -->"]))
+    with open(path, "w") as f:
+        f.write(f"{head}{TABLE_START}\n{block}\n{TABLE_END}{tail}")
+
+
+# ---------------------------------------------------------------------------- #
+# Worker entry point
+# ---------------------------------------------------------------------------- #
+def _worker_main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description="One measurement of the model benchmark (internal).")
+    parser.add_argument("--worker", required=True, choices=["speed", "memory-eager", "memory-onnx", "memory-train"])
+    parser.add_argument("--cfg-file", required=True)
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--settings", required=True)
+    args = parser.parse_args(argv)
+    from slowfast.config.loader import load_config
+
+    settings = BenchmarkSettings(**json.loads(args.settings))
+    torch.set_num_threads(settings.threads)
+    cfg = load_config(path_to_config=args.cfg_file)
+    if args.worker == "speed":
+        result = measure_speed(cfg, settings, args.workdir)
+    else:
+        result = {"peak_rss_gib": measure_peak_memory(cfg, args.worker.split("-", 1)[1], settings, args.workdir)}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _worker_main()

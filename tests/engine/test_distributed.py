@@ -1,0 +1,78 @@
+"""Two gloo processes (own spawner with file:// init, and torchrun) against one process."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from slowfast.engine import distributed as du
+from tests.engine.toy import (ToyTrainer, hang_on_rank_one, raise_on_rank_one, toy_cfg,
+                              train_test_and_record)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def single_process_params(tmp_path_factory):
+    torch.set_num_threads(1)
+    trainer = ToyTrainer(toy_cfg(tmp_path_factory.mktemp("single")))
+    trainer.fit()
+    return {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+
+
+def check_two_process_run(output_dir, reference):
+    ranks = [torch.load(os.path.join(output_dir, f"params_rank{r}.pt"), weights_only=True) for r in (0, 1)]
+    for key, value in reference.items():
+        assert torch.equal(ranks[0][key], ranks[1][key]), f"{key} differs across ranks"
+        assert torch.allclose(ranks[0][key], value, atol=1e-6), f"{key} differs from the 1-process run"
+    assert open(os.path.join(output_dir, "writers.txt")).read() == "0\n0\n0\n"  # 3 epochs, rank 0 only
+    record = torch.load(os.path.join(output_dir, "test_record.pt"), weights_only=False)
+    seen = sorted(video for rank_views in record["views"] for video in rank_views)
+    assert seen == sorted(list(range(16)) * 2)  # 16 videos x 2 views, each on exactly one rank
+    assert all(len(rank_views) == 16 for rank_views in record["views"])
+    assert record["stats"]["num_videos"] == 16 and record["stats"]["num_excluded"] == 0
+    json_lines = open(os.path.join(output_dir, "json_stats.log")).read().splitlines()
+    assert len(json_lines) == 3 * (2 + 1 + 1) + 1  # rank 0 only: per epoch 2 iters + epoch + val; test
+
+
+def test_spawned_gloo_pair_matches_single_process(tmp_path, single_process_params):
+    cfg = toy_cfg(tmp_path, DIST_CPU_PROCESSES=2)
+    du.launch_job(cfg, f"file://{tmp_path}/rendezvous", train_test_and_record)
+    check_two_process_run(str(tmp_path), single_process_params)
+
+
+def test_torchrun_pair_matches_single_process(tmp_path, single_process_params):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               os.path.join(REPO_ROOT, "tests", "engine", "toy_torchrun.py"), str(tmp_path)]
+    result = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_two_process_run(str(tmp_path), single_process_params)
+
+
+def test_a_failing_rank_ends_the_job(tmp_path):
+    cfg = toy_cfg(tmp_path, DIST_CPU_PROCESSES=2, DIST_TIMEOUT_S=20)
+    with pytest.raises(Exception, match="rank 1 failed on purpose"):
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", raise_on_rank_one)
+    # Measured from the failure, not from the (load-dependent) start-up of the processes.
+    assert time.time() - float((tmp_path / "raised_at").read_text()) < 20
+
+
+@pytest.mark.slow
+def test_a_silent_rank_times_out(tmp_path):
+    cfg = toy_cfg(tmp_path, DIST_CPU_PROCESSES=2, DIST_TIMEOUT_S=5)
+    start = time.monotonic()
+    with pytest.raises(Exception, match="Timed out"):
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", hang_on_rank_one)
+    assert time.monotonic() - start < 60
+
+
+def test_single_process_world_needs_no_group(tmp_path):
+    cfg = toy_cfg(tmp_path)
+    assert du.expected_world_size(cfg) == 1 and du.resolve_backend(cfg) == "gloo"
+    assert du.all_gather_objects({"a": 1}) == [{"a": 1}]
+    tensor = torch.tensor([2.0])
+    assert du.all_reduce_mean([tensor])[0].item() == 2.0
+    assert du.per_process_batch_size(3) == 3

@@ -1,0 +1,41 @@
+"""tools/benchmark.py --mode model: one tiny config, a table with the expected columns, --cfg honoured."""
+import importlib.util
+import os
+
+import pytest
+
+from tests.deploy.conftest import EFFICIENT_MODELS, tiny_cfg
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("benchmark_tool", os.path.join(REPO, "tools", "benchmark.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_model_mode_prints_the_table_for_the_given_config(tmp_path, capsys):
+    config = tmp_path / "tiny_snv2.yaml"
+    config.write_text(tiny_cfg(*EFFICIENT_MODELS["SlowFastShuffleNetV2"]).dump())
+    markdown = tmp_path / "zoo.md"
+    code = _tool().main(["--mode", "model", "--cfg", str(config), "SLOWFAST.WIDTH_MULTI", "0.5",
+                         "--batch-sizes", "1", "2", "--train-batch-size", "2", "--repeats", "1", "--warmup", "0",
+                         "--threads", "1", "--no-memory", "--markdown", str(markdown)])
+    assert code == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header == ["model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs"] + [
+        f"{backend} B={b} clips/s (ms)" for b in (1, 2) for backend in ("eager", "optimised", "ONNX")
+    ] + ["train B=2 clips/s"]
+    row = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    # the --cfg file and the override were used (an upstream version ignored --cfg)
+    assert row[:3] == ["SlowFastShuffleNetV2 W0.5", "tiny_snv2", "1x32x32 + 4x32x32"]
+    assert all(float(cell.split()[0]) > 0 for cell in row[3:])
+    assert lines[2] in markdown.read_text()
+
+
+def test_model_mode_needs_a_config():
+    with pytest.raises(SystemExit):
+        _tool().main(["--mode", "model"])

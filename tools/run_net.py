@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Train, test and/or run the demo of a video model, as configured. Dispatch only.
+
+    python tools/run_net.py --cfg configs/Kinetics/SLOWFAST_8x8_R50.yaml [KEY VALUE ...] [--opts KEY VALUE ...]
+
+For each ``--cfg`` (several run one after another): load the config, validate it, write
+``OUTPUT_DIR/config.yaml``, then train (TRAIN.ENABLE), test (TEST.ENABLE; the newest checkpoint,
+i.e. the weights just trained, unless TEST.CHECKPOINT_FILE_PATH is set) and run the demo
+(DEMO.ENABLE). Works from the repository root without installing the package, and under
+``torchrun`` (each process runs this script; see slowfast/engine/distributed.py).
+"""
+import os
+import sys
+
+# Run from a checkout without installation: make the repository's package importable.
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
+from slowfast.config.validate import assert_and_infer_cfg  # noqa: E402
+from slowfast.engine.distributed import launch_job  # noqa: E402
+
+
+def write_config(cfg) -> str:
+    """Save the resolved config as ``OUTPUT_DIR/config.yaml`` (first process only)."""
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    if int(os.environ.get("RANK", "0")) == 0:
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        with open(path, "w") as config_file:
+            config_file.write(cfg.dump())
+    return path
+
+
+def run_config(cfg, init_method: str) -> None:
+    """Train, then test, then demo, as ``cfg`` enables them."""
+    from slowfast.engine.evaluator import test
+    from slowfast.engine.trainer import train
+
+    if cfg.TRAIN.ENABLE:
+        launch_job(cfg, init_method, train)
+    if cfg.TEST.ENABLE:
+        launch_job(cfg, init_method, test)
+    if cfg.DEMO.ENABLE:
+        from slowfast.visualization.demo import run_demo
+
+        run_demo(cfg)
+
+
+def print_schedule(cfg) -> None:
+    """``--print-schedule``: the multigrid schedule (phases and the epoch each ends at), no training."""
+    from slowfast.engine import multigrid
+
+    if not (cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE):
+        print(f"multigrid is off (MULTIGRID.LONG_CYCLE and SHORT_CYCLE are False): "
+              f"{cfg.SOLVER.MAX_EPOCH} epochs at batch {cfg.TRAIN.BATCH_SIZE}, "
+              f"{cfg.DATA.NUM_FRAMES} frames, crop {cfg.DATA.TRAIN_CROP_SIZE}")
+        return
+    print(multigrid.format_schedule_table(multigrid.init_multigrid(cfg)))
+
+
+def main(argv=None) -> None:
+    parser = build_arg_parser()
+    parser.add_argument("--print-schedule", action="store_true",
+                        help="Print the (multigrid) training schedule of each --cfg and exit without training.")
+    args = parse_args(argv, parser)
+    if not args.cfg_files:
+        print("usage: python tools/run_net.py --cfg CONFIG.yaml [KEY VALUE ...] [--opts KEY VALUE ...]\n"
+              "error: no config given; pass at least one --cfg file (see configs/)", file=sys.stderr)
+        raise SystemExit(2)
+    for path in args.cfg_files:
+        if args.print_schedule:  # no hardware checks: the schedule can be read on any machine
+            print_schedule(load_config(args, path))
+            continue
+        cfg = assert_and_infer_cfg(load_config(args, path))
+        write_config(cfg)
+        run_config(cfg, args.init_method)
+
+
+if __name__ == "__main__":
+    main()

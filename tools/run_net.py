@@ -37,10 +37,10 @@ def run_config(cfg, init_method: str) -> None:
     from slowfast.engine.evaluator import test
     from slowfast.engine.trainer import train
 
-    if cfg.TRAIN.ENABLE:
-        launch_job(cfg, init_method, train)
-    if cfg.TEST.ENABLE:
-        launch_job(cfg, init_method, test)
+    # Train then test inside one process group (one start-up, one rendezvous).
+    jobs = [job for enabled, job in ((cfg.TRAIN.ENABLE, train), (cfg.TEST.ENABLE, test)) if enabled]
+    if jobs:
+        launch_job(cfg, init_method, jobs)
     if cfg.DEMO.ENABLE:
         from slowfast.visualization.demo import run_demo
 

@@ -151,6 +151,9 @@ _C.MODEL.HEAD_ACT = "softmax"
 # Architectures with one pathway / two pathways (used to pack inputs).
 _C.MODEL.SINGLE_PATHWAY_ARCH = ["c2d", "i3d", "slow", "single_stream"]
 _C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+# Keep weights and inputs in channels_last_3d memory format for training and evaluation
+# (dense 3D convolutions run several times faster this way on CPU).
+_C.MODEL.CHANNELS_LAST = False
 
 # ---------------------------------------------------------------------------- #
 # Two-pathway options

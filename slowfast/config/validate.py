@@ -4,6 +4,8 @@ Every check raises :class:`ConfigError` with one line naming the key and its val
 follow from others (the multigrid defaults) are filled in; nothing is written to disk. Unknown
 keys and type mismatches are already rejected by yacs when merging (see ``loader.py``).
 """
+import os
+
 import torch
 
 from slowfast.config.loader import ConfigError
@@ -162,6 +164,10 @@ def _check_train_test(cfg) -> None:
     _check_choice(cfg, "TEST.CHECKPOINT_TYPE", ("pytorch",))
     _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
     _check_choice(cfg, "TEST.ENSEMBLE_METHOD", _ENSEMBLE_METHODS)
+    # Weights are checked now, not after hours of training.
+    for enabled, key in ((cfg.TRAIN.ENABLE, "TRAIN.CHECKPOINT_FILE_PATH"), (cfg.TEST.ENABLE, "TEST.CHECKPOINT_FILE_PATH")):
+        weights = _get(cfg, key)
+        _require(not (enabled and weights) or os.path.isfile(weights), key, weights, "file not found")
     path = cfg.TEST.SAVE_RESULTS_PATH
     _require(not path or path.endswith((".json", ".csv")), "TEST.SAVE_RESULTS_PATH", path, "must end in .json or .csv")
     _require(cfg.OUTPUT_DIR != "", "OUTPUT_DIR", cfg.OUTPUT_DIR, "must name a directory")

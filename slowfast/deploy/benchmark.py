@@ -191,6 +191,13 @@ def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _error_summary(stderr: str, tail: int = 1500) -> str:
+    """The worker's own frames and the exception line, not the whole torch traceback."""
+    lines = stderr.strip().splitlines()
+    own = [line.strip() for line in lines if 'File "' in line and "site-packages" not in line]
+    return "\n".join(own[-8:] + lines[-1:])[-tail:]
+
+
 def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: str, timeout: float) -> Dict:
     """Run ``python -m slowfast.deploy.benchmark --worker task`` and parse its last output line (JSON)."""
     env = dict(os.environ)
@@ -201,7 +208,7 @@ def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: 
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark worker '{task}' failed for {cfg_path} (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark worker '{task}' failed for {cfg_path} (exit {done.returncode}):\n{_error_summary(done.stderr)}")
     return json.loads(lines[-1])
 
 

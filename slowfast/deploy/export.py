@@ -153,7 +153,9 @@ def export_onnx(
     with warnings.catch_warnings(), _attention_symbolic(attention, opset):
         _ignore_deprecation_noise()
         torch.onnx.export(
-            PathwaysAsArguments(model),
+            # .eval(): the exporter restores the wrapper's mode afterwards, recursively; a wrapper
+            # left in its default train mode would switch the caller's model to training.
+            PathwaysAsArguments(model).eval(),
             inputs,
             path,
             dynamo=False,

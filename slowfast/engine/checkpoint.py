@@ -74,10 +74,19 @@ def atomic_torch_save(obj, path: str) -> None:
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
         os.replace(tmp_path, path)
+        _fsync_directory(directory)  # make the rename itself durable
     except BaseException:
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
         raise
+
+
+def _fsync_directory(directory: str) -> None:
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def save_checkpoint(output_dir: str, model, optimizer, epoch: int, cfg, scaler=None) -> Optional[str]:

@@ -15,7 +15,7 @@ a rank that dies makes the others fail instead of hanging.
 """
 import datetime
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -102,46 +102,69 @@ def destroy_process_group() -> None:
         dist.destroy_process_group()
 
 
-def _run_in_process_group(local_rank: int, cfg, init_method: str, func: Callable, world_size: int) -> None:
-    """Body of every launched process: join the group, run ``func(cfg)``, leave the group."""
+JobFuncs = Union[Callable, Sequence[Callable]]
+
+
+def _run_jobs(funcs: JobFuncs, cfg) -> None:
+    """Run ``funcs(cfg)`` (one callable or several, in order, all ranks in step)."""
+    for index, func in enumerate([funcs] if callable(funcs) else list(funcs)):
+        if index:
+            barrier()  # e.g. the test starts once rank 0 has written the last checkpoint
+        func(cfg)
+
+
+def _run_in_process_group(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int) -> None:
+    """Body of every launched process: join the group, run the job(s), leave the group."""
     rank = cfg.SHARD_ID * processes_per_machine(cfg) + local_rank
     if cfg.NUM_GPUS == 0 and processes_per_machine(cfg) > 1:
         # CPU processes share the machine's cores; oversubscribed thread pools are many times slower.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes_per_machine(cfg)))
     init_process_group(cfg, rank, world_size, init_method, local_rank)
     try:
-        func(cfg)
+        _run_jobs(funcs, cfg)
     finally:
         destroy_process_group()
 
 
-def launch_job(cfg, init_method: str, func: Callable, daemon: bool = False) -> None:
+def launch_job(cfg, init_method: str, func: JobFuncs, daemon: bool = False) -> None:
     """Run ``func(cfg)`` in every process of the job (see the module docstring).
 
-    ``func`` must be picklable (a module-level function) when processes are spawned. An exception
-    in any spawned process ends the others and is re-raised here.
+    ``func`` may also be a sequence of functions (e.g. ``[train, test]``), run in order inside
+    one process group. Functions must be picklable (module-level) when processes are spawned.
+    An exception in any spawned process ends the others and is re-raised here.
     """
     if launched_by_torchrun():
         world_size = int(os.environ["WORLD_SIZE"])
         local_rank = int(os.environ["LOCAL_RANK"])
         init_process_group(cfg, int(os.environ["RANK"]), world_size, "env://", local_rank)
         try:
-            func(cfg)
+            _run_jobs(func, cfg)
         finally:
             destroy_process_group()
         return
 
     world_size = expected_world_size(cfg)
-    local_processes = processes_per_machine(cfg)
     if world_size == 1:
         _run_in_process_group(0, cfg, init_method, func, world_size)
         return
-    torch.multiprocessing.spawn(
-        _run_in_process_group,
-        nprocs=local_processes,
-        args=(cfg, init_method, func, world_size),
-        daemon=daemon,
-    )
+    try:
+        torch.multiprocessing.spawn(
+            _run_in_process_group,
+            nprocs=processes_per_machine(cfg),
+            args=(cfg, init_method, func, world_size),
+            daemon=daemon,
+        )
+    finally:
+        _remove_rendezvous_file(cfg, init_method)
+
+
+def _remove_rendezvous_file(cfg, init_method: str) -> None:
+    """A ``file://`` rendezvous file keeps the finished group's addresses, so a later group at the
+    same path would connect to dead ports. With a single machine the job is over: remove it."""
+    if init_method.startswith("file://") and cfg.NUM_SHARDS == 1:
+        path = init_method[len("file://"):]
+        if os.path.exists(path):
+            os.remove(path)
 
 
 # ---------------------------------------------------------------------------- #

@@ -5,7 +5,10 @@ The long cycle trains each LR step on a sequence of mini-batch shapes ``(B, T, S
 ``B * T * S^2`` constant: small clips in big batches first, the full shape last. A fine-tune
 phase at the full shape replaces the last LR step, and every phase is rescaled so the whole run
 lasts ``SOLVER.MAX_EPOCH * MULTIGRID.EPOCH_FACTOR`` epochs. The LR of a phase is its LR step's
-LR times its batch factor (linear scaling rule).
+LR times its batch factor (linear scaling rule), warm-up included. Phase epochs and shapes equal
+the published algorithm's (facebookresearch/SlowFast); two deliberate differences in the LR: the
+fine-tune phase runs entirely at the last step's LR (upstream spends its first half at the
+previous step's LR), and the warm-up ramp is scaled by the phase's batch factor like the rest.
 
 Everything here is a pure function of the config, so a run resumed at any epoch finds the same
 phase, shape and LR as the uninterrupted run:

@@ -85,7 +85,7 @@ class PytorchPredictor:
 
 
 def build_predictor(cfg, model: Optional[torch.nn.Module] = None) -> Predictor:
-    """The back end named by ``DEMO.BACKEND`` (``model`` only applies to ``pytorch``)."""
+    """The back end named by ``DEMO.BACKEND``; ``model`` (default: built from ``cfg``) is passed on."""
     backend = cfg.DEMO.BACKEND.lower()
     if backend == "pytorch":
         return PytorchPredictor(cfg, model)
@@ -96,7 +96,8 @@ def build_predictor(cfg, model: Optional[torch.nn.Module] = None) -> Predictor:
         raise KeyError(
             f"DEMO.BACKEND '{cfg.DEMO.BACKEND}' is not a registered predictor; known: {sorted(by_lower_name)}"
         )
-    return by_lower_name[backend](cfg)
+    backend_class = by_lower_name[backend]
+    return backend_class(cfg) if model is None else backend_class(cfg, model)
 
 
 class ClipPreprocessor:

@@ -64,6 +64,7 @@ def test_onnx_contract_and_attention(tmp_path, attention, capsys):
 def test_onnx_runs_any_batch_size(tmp_path):
     model, path = ToyAttentionNet().eval(), str(tmp_path / "toy.onnx")
     export_onnx(model, toy_example(), path)
+    assert not model.training  # the exporter must not leave the caller's model in train mode
     session = onnx_session(path, intra_op_threads=1)
     for batch in (1, 4):
         inputs = random_inputs(toy_example(), batch, seed=batch)

@@ -122,3 +122,19 @@ def test_missing_and_unexpected_keys_are_listed(cfg, tmp_path, caplog):
         cu.load_checkpoint(path, target)
     assert "extra_branch_weight" in caplog.text  # unexpected
     assert "fast_norm.running_mean" in caplog.text  # missing
+
+
+def test_a_failed_save_leaves_the_previous_file_and_no_temp(cfg, monkeypatch):
+    model, optimizer = trained_pair(cfg)
+    path = cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)
+    before = open(path, "rb").read()
+
+    def crash_mid_write(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)
+    assert open(path, "rb").read() == before
+    assert os.listdir(os.path.dirname(path)) == ["checkpoint_epoch_00001.pyth"]

@@ -208,3 +208,14 @@ def test_fp16_autocast_with_grad_scaler_on_cuda(tmp_path):
     assert dtypes[0] == torch.float16 and trainer.scaler.is_enabled()
     saved = torch.load(cu.get_last_checkpoint(cfg.OUTPUT_DIR), weights_only=True)
     assert saved["scaler_state"]["scale"] > 0
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
+    trainer = make_trainer(toy_cfg(tmp_path))
+    loader = construct_toy_loader(trainer.cfg, "train")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert trainer.progress(loader, 0) is loader
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    bar = trainer.progress(loader, 0)
+    assert type(bar).__name__ == "tqdm" and bar.total == 4 and bar.desc == "epoch 1/3"
+    bar.close()

@@ -130,3 +130,16 @@ def test_convert_keeps_tensors_and_optimizer_state():
     convert_batchnorm(model, num_splits=1)
     back = model.features[1]
     assert type(back) is nn.BatchNorm3d and back.weight is weight and back.running_mean is running_mean
+
+
+def test_get_norm_builds_sub_batchnorm_and_refuses_sync_bn_on_cpu():
+    from slowfast.config.defaults import get_cfg
+    from slowfast.models.norm import get_norm
+
+    cfg = get_cfg()
+    cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS = "sub_batchnorm", 3
+    layer = get_norm(cfg)(16)
+    assert isinstance(layer, SubBatchNorm3d) and layer.num_splits == 3 and layer.num_features == 16
+    cfg.BN.NORM_TYPE, cfg.NUM_GPUS = "sync_batchnorm", 0
+    with pytest.raises(ValueError, match="sync_batchnorm' needs CUDA"):
+        get_norm(cfg)

@@ -78,7 +78,9 @@ def test_dispatch_per_config_in_order_with_overrides(tmp_path, calls):
 
 def test_test_only_and_invalid_config(tmp_path, calls):
     path = toy_yaml(tmp_path, "only_test.yaml")
-    load_run_net().main(["--cfg", path, "TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", "ck.pyth"])
+    weights = tmp_path / "ck.pyth"
+    weights.write_bytes(b"")
+    load_run_net().main(["--cfg", path, "TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(weights)])
     assert calls == [("test", str(tmp_path / "only_test"), 1)]
     with pytest.raises(ConfigError, match=r"^TRAIN\.BATCH_SIZE=3"):
         load_run_net().main(["--cfg", path, "TRAIN.BATCH_SIZE", "3", "DIST_CPU_PROCESSES", "2"])

@@ -43,6 +43,8 @@ def build_parser():
                        choices=["eager", "optimized", "onnx"])
     model.add_argument("--no-memory", action="store_true", help="Skip the peak-memory subprocesses.")
     model.add_argument("--no-train", action="store_true", help="Skip the training measurement.")
+    model.add_argument("--spin-wait", action="store_true",
+                       help="Let idle OpenMP/onnxruntime threads spin (library defaults; unfair on a shared machine).")
     model.add_argument("--markdown", default="", help="Also write/merge the table into this Markdown file.")
     data = parser.add_argument_group("data benchmark (--mode data / decode)")
     data.add_argument("--max-batches", type=int, default=None, help="Batches per loader epoch (data mode).")
@@ -71,7 +73,7 @@ def run_model_mode(args, parser) -> int:
     settings = BenchmarkSettings(
         batch_sizes=tuple(args.batch_sizes), train_batch_size=args.train_batch_size, repeats=args.repeats,
         warmup=args.warmup, threads=args.threads, backends=tuple(args.backends),
-        measure_memory=not args.no_memory, measure_training=not args.no_train,
+        measure_memory=not args.no_memory, measure_training=not args.no_train, spin_wait=args.spin_wait,
     )
     rows, failed = [], 0
     for path in files:
@@ -89,7 +91,8 @@ def run_model_mode(args, parser) -> int:
     print(format_markdown(rows, settings))
     if args.markdown and rows:
         note = (f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on {platform.machine()} "
-                f"({os.cpu_count()} logical CPUs), {settings.threads} threads, median of {settings.repeats} runs "
+                f"({os.cpu_count()} logical CPUs, shared), {settings.threads} threads"
+                f"{' (spinning)' if settings.spin_wait else ' (sleeping when idle)'}, median of {settings.repeats} runs "
                 f"after {settings.warmup} warm-up; clips/s (latency ms per batch). Regenerate with "
                 f"`python tools/benchmark.py --mode model --cfg <config> --markdown {args.markdown}`.")
         write_markdown(args.markdown, rows, settings, note)

@@ -79,7 +79,8 @@ def main():
     order = ["moving right", "moving down", "no motion", "moving left", "moving up", "moving right"]
     segments = [render_clip(CLASS_NAMES.index(c), seed=100 + i, num_frames=8, height=96, width=128)
                 for i, c in enumerate(order)]
-    frames = np.stack([np.array(Image.fromarray(f).resize((320, 240), Image.BILINEAR)) for f in np.concatenate(segments)])
+    frames = np.stack([np.array(Image.fromarray(f).resize((320, 240), Image.BILINEAR))
+                       for f in np.concatenate(segments)])
     cfg.DEMO.INPUT_VIDEO = os.path.join(work, "synthetic.mp4")
     cfg.DEMO.OUTPUT_FILE = os.path.join(work, "labelled.mp4")
     write_mp4(cfg.DEMO.INPUT_VIDEO, frames, 30)

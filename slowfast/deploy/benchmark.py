@@ -12,7 +12,11 @@ Method (the machine is shared and noisy):
 * peak memory = ``ru_maxrss`` of a process that only builds the model and runs one eval forward
   (eager or onnxruntime) / one training step at ``train_batch_size`` (so it includes the ~0.6 GiB
   of an interpreter that imported torch, as in the reference figures of design/performance.md);
-* torch and onnxruntime both use ``threads`` intra-op threads (2 on the development machine).
+* torch and onnxruntime both use ``threads`` intra-op threads (2 on the development machine), and
+  by default both let idle threads sleep instead of spin-waiting (``OMP_WAIT_POLICY=PASSIVE``,
+  onnxruntime ``allow_spinning 0``): on a loaded shared machine a spinning OpenMP barrier made
+  2-thread PyTorch 20-40x slower than 1 thread (SF-ShuffleNetV2 B=1: 3-8 s vs 0.19 s per clip),
+  which measures the neighbours, not the model. ``spin_wait=True`` restores the defaults.
 
 Entry points: ``benchmark_configs`` (parent, subprocess per model), ``format_markdown`` and
 ``write_markdown`` (a table between markers in a file, rows merged by config), and ``python -m
@@ -52,6 +56,7 @@ class BenchmarkSettings:
     backends: Sequence[str] = BACKENDS
     measure_memory: bool = True
     measure_training: bool = True
+    spin_wait: bool = False
 
 
 # ---------------------------------------------------------------------------- #
@@ -112,7 +117,7 @@ def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> D
     if "onnx" in settings.backends:
         path = os.path.join(workdir, "model.onnx")
         export_onnx(model, example, path, opset=cfg.DEPLOY.ONNX_OPSET, attention=cfg.DEPLOY.ONNX_ATTENTION)
-        session = onnx_session(path, settings.threads)
+        session = onnx_session(path, settings.threads, settings.spin_wait)
         backends["onnx"] = lambda inputs: (lambda: run_onnx(session, inputs))
     return backends
 
@@ -171,7 +176,8 @@ def measure_peak_memory(cfg, kind: str, settings: BenchmarkSettings, workdir: st
     if kind == "onnx":
         from slowfast.deploy.export import onnx_session, run_onnx
 
-        run_onnx(onnx_session(os.path.join(workdir, "model.onnx"), settings.threads), model_inputs(cfg, batch))
+        session = onnx_session(os.path.join(workdir, "model.onnx"), settings.threads, settings.spin_wait)
+        run_onnx(session, model_inputs(cfg, batch))
         return peak_rss_gib()
     model = build_cpu_model(cfg)
     if kind == "eager":
@@ -203,6 +209,8 @@ def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = str(settings.threads)
+    if not settings.spin_wait:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"  # read once when the OpenMP runtime starts
     command = [sys.executable, "-m", "slowfast.deploy.benchmark", "--worker", task, "--cfg-file", cfg_path,
                "--workdir", workdir, "--settings", json.dumps(dataclasses.asdict(settings))]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
@@ -216,7 +224,8 @@ def model_label(cfg) -> str:
     """Readable model name: registered name plus the width / groups the config sets."""
     name = cfg.MODEL.MODEL_NAME
     if "ShuffleNet" in name or "MobileNet" in name or "GhostNet" in name:
-        label = f"{name} W{cfg.SLOWFAST.WIDTH_MULTI:g}"
+        width = f"{cfg.SLOWFAST.WIDTH_MULTI:g}"
+        label = f"{name} W{width if '.' in width else width + '.0'}"
         if name == "SlowFastShuffleNet":
             label += f" G{cfg.SLOWFAST.GROUPS}"
         return label

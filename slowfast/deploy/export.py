@@ -195,12 +195,17 @@ def export_torchscript(
     return path
 
 
-def onnx_session(path: str, intra_op_threads: int = 0):
-    """An onnxruntime CPU session for ``path`` (``intra_op_threads`` 0 = onnxruntime's default)."""
+def onnx_session(path: str, intra_op_threads: int = 0, spin_wait: bool = True):
+    """An onnxruntime CPU session for ``path`` (``intra_op_threads`` 0 = onnxruntime's default).
+
+    ``spin_wait`` False makes idle worker threads sleep instead of spinning (fairer on a shared machine).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
+    if not spin_wait:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 

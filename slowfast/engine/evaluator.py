@@ -19,15 +19,19 @@ import torch
 from slowfast.engine import checkpoint as cu
 from slowfast.engine import distributed as du
 from slowfast.engine.meters import ValMeter, memory_usage_gb, topks_correct
+from slowfast.models.build import memory_format
 from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
 
 logger = get_logger(__name__)
 
 
-def to_device(inputs: Sequence[torch.Tensor], device: torch.device) -> List[torch.Tensor]:
-    """Move the per-pathway ``(N, C, T, H, W)`` tensors of a batch to ``device``."""
+def to_device(
+    inputs: Sequence[torch.Tensor], device: torch.device, layout: torch.memory_format = torch.preserve_format
+) -> List[torch.Tensor]:
+    """Move the per-pathway ``(N, C, T, H, W)`` tensors of a batch to ``device`` in memory
+    format ``layout`` (the model's, see ``models.build.memory_format``)."""
     non_blocking = device.type == "cuda"
-    return [pathway.to(device, non_blocking=non_blocking) for pathway in inputs]
+    return [pathway.to(device, non_blocking=non_blocking, memory_format=layout) for pathway in inputs]
 
 
 def apply_head_act(logits: torch.Tensor, head_act: str) -> torch.Tensor:
@@ -51,7 +55,7 @@ def validate_epoch(model, loader, meter: ValMeter, epoch: int, cfg, device: torc
     for inputs, labels, _, _ in loader:
         if labels.numel() == 0:
             continue
-        logits = model(to_device(inputs, device))
+        logits = model(to_device(inputs, device, memory_format(cfg)))
         labels = labels.to(device)
         top1, topk = topks_correct(logits, labels, (1, meter.topk))
         meter.update_counts(top1.item(), topk.item(), labels.numel())
@@ -135,7 +139,7 @@ def predict_views(model, loader, cfg, device: torch.device) -> Dict:
         failed.extend(meta.get("failed", []))
         if batch_labels.numel() == 0:
             continue
-        inputs = to_device(inputs, device)
+        inputs = to_device(inputs, device, memory_format(cfg))
         logits = model(inputs)
         scores.append(apply_head_act(logits, cfg.MODEL.HEAD_ACT).cpu())
         video_index.append(batch_video_index.cpu())

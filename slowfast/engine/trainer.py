@@ -27,7 +27,7 @@ from slowfast.engine import distributed as du
 from slowfast.engine import optim
 from slowfast.engine.evaluator import to_device, validate_epoch
 from slowfast.engine.meters import TrainMeter, ValMeter, effective_topk, topks_correct
-from slowfast.models.build import build_model, get_device
+from slowfast.models.build import build_model, get_device, memory_format
 from slowfast.utils.env import derive_seed, seed_everything
 from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
 
@@ -198,7 +198,7 @@ class Trainer:
             failed_paths.extend(meta.get("failed", []))
             lr = self.lr_at(epoch + cur_iter / epoch_iters)
             optim.set_lr(self.optimizer, lr)
-            inputs, labels = to_device(inputs, self.device), labels.to(self.device)
+            inputs, labels = to_device(inputs, self.device, memory_format(self.cfg)), labels.to(self.device)
             loss, top1_err, topk_err, global_batch = self.train_step(inputs, labels, epoch, cur_iter)
             meter.net_toc()
             meter.update_stats(top1_err, topk_err, loss, lr, global_batch)
@@ -270,7 +270,7 @@ class Trainer:
         if not bn_layers:
             return
         num_iters = min(self.cfg.BN.NUM_BATCHES_PRECISE, len(self.train_loader))
-        batches = (to_device(inputs, self.device) for inputs, *_ in self.train_loader)
+        batches = (to_device(inputs, self.device, memory_format(self.cfg)) for inputs, *_ in self.train_loader)
         update_bn_stats(model, batches, num_iters)
         du.all_reduce_mean([buffer for bn in bn_layers for buffer in (bn.running_mean, bn.running_var)])
 

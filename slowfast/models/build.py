@@ -27,9 +27,14 @@ def get_device(cfg) -> torch.device:
     return torch.device("cpu")
 
 
+def memory_format(cfg) -> torch.memory_format:
+    """The memory format of weights and inputs: ``channels_last_3d`` when MODEL.CHANNELS_LAST."""
+    return torch.channels_last_3d if cfg.MODEL.CHANNELS_LAST else torch.contiguous_format
+
+
 def build_model(cfg, device=None) -> torch.nn.Module:
     """Build the model named by ``cfg.MODEL.MODEL_NAME`` and move it to ``device``
-    (default: ``get_device(cfg)``)."""
+    (default: ``get_device(cfg)``) in the memory format of ``memory_format(cfg)``."""
     import slowfast.models  # noqa: F401  (registers every model family)
 
     name = cfg.MODEL.MODEL_NAME
@@ -37,4 +42,5 @@ def build_model(cfg, device=None) -> torch.nn.Module:
         known = ", ".join(sorted(k for k, _ in MODEL_REGISTRY))
         raise KeyError(f"MODEL.MODEL_NAME '{name}' is not a registered model; known: {known}")
     model = MODEL_REGISTRY.get(name)(cfg)
-    return model.to(device if device is not None else get_device(cfg))
+    model = model.to(device if device is not None else get_device(cfg))
+    return model.to(memory_format=memory_format(cfg))

@@ -7,9 +7,10 @@ a couple of windows:
     (PyAV/OpenCV)               sliding windows + Predictor                        (overlay, mp4/window)
 
 A window of ``NUM_FRAMES * SAMPLING_RATE`` frames (at ``DATA.TARGET_FPS``; scaled to the input's
-frame rate) is classified every ``DEMO.BUFFER_SIZE`` frames (0 = one window length); the frames that arrived since the previous prediction are
-drawn with its top ``DEMO.TOPK`` labels and the FPS measured so far. The output has the
-input's size, frame rate (or ``DEMO.OUTPUT_FPS``) and frame count.
+frame rate) is classified every ``DEMO.BUFFER_SIZE`` frames (0 = one window length); the frames
+that arrived since the previous prediction are drawn with its top ``DEMO.TOPK`` labels and the
+FPS measured so far. The output has the input's size, frame rate (or ``DEMO.OUTPUT_FPS``) and
+frame count. Torch runs on ``DEMO.NUM_THREADS`` threads (default: all cores but one).
 """
 import contextlib
 import logging

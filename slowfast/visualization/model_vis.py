@@ -92,10 +92,9 @@ class TestSetVisualizer:
             for cam, pathway in zip(maps, result.pathways[layer]):
                 for i, clip_id in enumerate(ids):
                     frames = overlay_clip(clips[pathway][i].cpu(), cam[i].cpu(), self.cfg)
-                    tag = (
-                        f"Grad-CAM/{layer}/video {clip_id} pathway {pathway}: "
-                        f"true {class_name(names, int(labels[i]))}, predicted {class_name(names, int(result.targets[i]))}"
-                    )
+                    truth = class_name(names, int(labels[i]))
+                    guess = class_name(names, int(result.targets[i]))
+                    tag = f"Grad-CAM/{layer}/video {clip_id} pathway {pathway}: true {truth}, predicted {guess}"
                     self.writer.add_video(tag, frames, layout="THWC")
 
     def close(self) -> None:

@@ -8,8 +8,9 @@ Three small pieces, each replaceable:
   (``OnnxPredictor`` <- ``onnx``), the registering module being imported by ``slowfast.deploy``.
 * ``ClipPreprocessor``: a window of decoded RGB frames -> the model's pathway inputs, with the
   evaluator's own transforms (``slowfast.datasets.transforms``).
-* ``sliding_windows``: any frame iterator -> windows of ``NUM_FRAMES * SAMPLING_RATE`` frames,
-  advanced every ``DEMO.BUFFER_SIZE`` frames.
+* ``sliding_windows``: any frame iterator -> windows of ``NUM_FRAMES * SAMPLING_RATE`` frames
+  (at ``DATA.TARGET_FPS``, scaled to the stream's frame rate), advanced every ``DEMO.BUFFER_SIZE``
+  frames.
 
 ``StreamingPredictor`` strings them together for Python users::
 
@@ -67,20 +68,23 @@ class PytorchPredictor:
     """
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None, optimize: bool = True):
+        # Imported here: slowfast.deploy imports this module to register its own back ends.
+        from slowfast.deploy.inference import optimize_for_inference, prepare_inputs
+
+        self._optimize_for_inference = optimize_for_inference if optimize else None
+        self._prepare_inputs = prepare_inputs
         self.device = get_device(cfg)
         self.model = load_model_for_inference(cfg, model).to(self.device)
         self.activation = head_activation(cfg)
-        self.optimize = optimize
         self._optimized = None
 
     def __call__(self, inputs: List[torch.Tensor]) -> torch.Tensor:
-        from slowfast.deploy.inference import optimize_for_inference, prepare_inputs
-
         inputs = [x.to(self.device, non_blocking=True) for x in inputs]
         if self._optimized is None:
-            self._optimized = optimize_for_inference(self.model, inputs) if self.optimize else self.model
+            optimize = self._optimize_for_inference
+            self._optimized = optimize(self.model, inputs) if optimize else self.model
         with torch.inference_mode():
-            logits = self._optimized(prepare_inputs(self._optimized, inputs))
+            logits = self._optimized(self._prepare_inputs(self._optimized, inputs))
             return self.activation(logits.float()).cpu()
 
 

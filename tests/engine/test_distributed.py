@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from slowfast.engine import distributed as du
-from tests.engine.toy import (ToyTrainer, hang_on_rank_one, raise_on_rank_one, toy_cfg,
-                              train_test_and_record)
+from tests.engine.toy import TRAIN_THEN_TEST, ToyTrainer, hang_on_rank_one, raise_on_rank_one, toy_cfg
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -39,8 +38,9 @@ def check_two_process_run(output_dir, reference):
 
 def test_spawned_gloo_pair_matches_single_process(tmp_path, single_process_params):
     cfg = toy_cfg(tmp_path, DIST_CPU_PROCESSES=2)
-    du.launch_job(cfg, f"file://{tmp_path}/rendezvous", train_test_and_record)
+    du.launch_job(cfg, f"file://{tmp_path}/rendezvous", TRAIN_THEN_TEST)
     check_two_process_run(str(tmp_path), single_process_params)
+    assert not (tmp_path / "rendezvous").exists()  # a later job at the same path starts clean
 
 
 def test_torchrun_pair_matches_single_process(tmp_path, single_process_params):

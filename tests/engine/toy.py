@@ -232,14 +232,16 @@ def record_checkpoint_writers(trainer):
     cu.atomic_torch_save = recording_save
 
 
-def train_test_and_record(cfg):
-    """Body of a launched process: train (recording checkpoint writers), save this rank's
-    parameters, then run the multi-view test recording which views each rank saw."""
+def train_record_and_save(cfg):
+    """Body of a launched process: train (recording checkpoint writers), save this rank's parameters."""
     trainer = ToyTrainer(cfg)
     record_checkpoint_writers(trainer)
     trainer.fit()
     save_params(trainer, "params")
-    test_and_record_views(cfg)
+
+
+# Launched as one job: train, then the multi-view test recording which views each rank saw.
+TRAIN_THEN_TEST = (train_record_and_save, test_and_record_views)
 
 
 def hang_on_rank_one(cfg):

@@ -5,8 +5,8 @@ import sys
 import torch
 
 from slowfast.engine.distributed import launch_job
-from tests.engine.toy import toy_cfg, train_test_and_record
+from tests.engine.toy import TRAIN_THEN_TEST, toy_cfg
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    launch_job(toy_cfg(sys.argv[1]), init_method="unused-under-torchrun", func=train_test_and_record)
+    launch_job(toy_cfg(sys.argv[1]), init_method="unused-under-torchrun", func=TRAIN_THEN_TEST)

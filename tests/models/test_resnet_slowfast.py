@@ -91,11 +91,18 @@ def test_stage_shapes_tiny_slowfast():
     assert shapes["s5"] == [(1, 256, 2, 2, 2), (1, 32, 8, 2, 2)]  # no temporal downsampling
 
 
-def test_dual_attention_widths_include_cmda_channels():
+def test_dual_attention_widths_include_cmda_channels_at_every_fuse():
     model, _ = _model("SLOWFAST_DUAL_8x8_R50_stepwise_multigrid.yaml")
     assert model.out_dims["s1_fuse"] == (72, 16)  # slow 64 + 8, fast 8 + 8
-    assert model.s2.pathway0_res0.branch2.a.in_channels == 72
-    assert model.s1_fuse.s2f_attention.gamma.item() == 0.0
+    for k in range(1, 5):
+        dim_slow, dim_fast = model.out_dims[f"s{k}"]
+        fused = (dim_slow + dim_fast, dim_slow // 8 + dim_fast)
+        assert model.out_dims[f"s{k}_fuse"] == fused
+        next_stage = getattr(model, f"s{k + 1}")
+        assert next_stage.pathway0_res0.branch2.a.in_channels == fused[0]
+        assert next_stage.pathway1_res0.branch2.a.in_channels == fused[1]
+        assert getattr(model, f"s{k}_fuse").s2f_attention.gamma.item() == 0.0
+    assert model.head.projection.in_features == 2048 + 256
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,22 @@ def test_parameter_count_matches_the_published_table(name, width, published):
     assert params_m == pytest.approx(published, rel=0.01)
 
 
+# Published MFLOPs at 1.0x (that repo's counter; fvcore counts multiply-adds within a few %).
+PUBLISHED_MFLOPS_1X = {"ShuffleNet3D": 199, "ShuffleNetV23D": 195, "MobileNet3D": 241, "MobileNetV23D": 561}
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # fvcore's tracer calls torch.jit.script
+@pytest.mark.parametrize("name", sorted(PUBLISHED_MFLOPS_1X))
+def test_flops_match_the_published_table(name):
+    from fvcore.nn import FlopCountAnalysis
+
+    model = build_model(small_cfg(name, 1.0, groups=3 if name == "ShuffleNet3D" else 1)).eval()
+    flops = FlopCountAnalysis(model, ([torch.zeros(1, 3, 16, 112, 112)],))
+    flops.unsupported_ops_warnings(False)
+    flops.uncalled_modules_warnings(False)
+    assert flops.total() / 1e6 == pytest.approx(PUBLISHED_MFLOPS_1X[name], rel=0.05)
+
+
 def test_configs_cover_the_table_on_both_datasets():
     for dataset, classes in (("Kinetics", 400), ("Jester", 27)):
         files = glob.glob(os.path.join(CONFIG_ROOT, dataset, "*_3D_W*.yaml"))

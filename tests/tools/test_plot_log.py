@@ -24,13 +24,16 @@ def _line(record, prefix="[11/24 02:00:00][INFO] slowfast.utils.logging:  120: "
 def log_file(tmp_path):
     lines = [
         "[11/24 02:00:00][INFO] slowfast.engine.trainer: 80: start training\n",
-        _line({"_type": "train_iter_", "epoch": "1/2", "iter": "10/20", "loss": 2.0, "lr": 0.1, "top1_err": 80.0, "top5_err": 40.0}),
-        _line({"_type": "train_iter_", "epoch": "1/2", "iter": "20/20", "loss": 1.5, "lr": 0.1, "top1_err": 70.0, "top5_err": 30.0}),
+        _line({"_type": "train_iter_", "epoch": "1/2", "iter": "10/20", "loss": 2.0, "lr": 0.1,
+               "top1_err": 80.0, "top5_err": 40.0}),
+        _line({"_type": "train_iter_", "epoch": "1/2", "iter": "20/20", "loss": 1.5, "lr": 0.1,
+               "top1_err": 70.0, "top5_err": 30.0}),
         _line({"_type": "train_epoch", "epoch": "1/2", "loss": 1.75, "lr": 0.1, "top1_err": 75.0, "top5_err": 35.0}),
         _line({"_type": "val_epoch", "epoch": "1/2", "top1_err": 60.0, "top5_err": 20.0, "min_top1_err": 60.0}),
         # resumed after a crash: epoch 2 logged twice, the later record wins
         _line({"_type": "train_epoch", "epoch": "2/2", "loss": 9.9, "lr": 0.01, "top1_err": 99.0, "top5_err": 99.0}),
-        _line({"_type": "train_epoch", "epoch": "2/2", "loss": 1.0, "lr": 0.01, "top1_err": 50.0, "top5_err": 25.0}, prefix=""),
+        _line({"_type": "train_epoch", "epoch": "2/2", "loss": 1.0, "lr": 0.01, "top1_err": 50.0, "top5_err": 25.0},
+              prefix=""),
         _line({"_type": "val_epoch", "epoch": "2/2", "top1_err": 55.0, "top5_err": 15.0, "min_top1_err": 55.0}),
         _line({"split": "test_final", "top1_err": 50.0}),  # no _type: ignored
     ]
@@ -65,7 +68,8 @@ def test_two_logs_share_one_figure(log_file, tmp_path):
     "line, message",
     [
         ("json_stats: {not json}\n", r"json_stats.log:1: malformed json_stats record"),
-        (_line({"_type": "train_epoch", "epoch": "three", "loss": 1.0}), r"json_stats.log:1: 'epoch' should look like '3/196'"),
+        (_line({"_type": "train_epoch", "epoch": "three", "loss": 1.0}),
+         r"json_stats.log:1: 'epoch' should look like '3/196'"),
         ("nothing here\n", "no json_stats records"),
     ],
 )

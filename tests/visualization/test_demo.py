@@ -151,3 +151,25 @@ def test_demo_threads_leave_a_core_to_decoding_and_are_restored(toy_cfg, monkeyp
     toy_cfg.DEMO.NUM_THREADS = -1
     with pytest.raises(ValueError, match="DEMO.NUM_THREADS"):
         demo_torch_threads(toy_cfg)
+
+
+def test_odd_sized_frames_from_any_iterable_keep_their_size(toy_cfg, toy_model, tmp_path):
+    from slowfast.visualization.sources import IterableSource
+
+    frames = [np.full((65, 97, 3), 10 * i, np.uint8) for i in range(20)]
+    toy_cfg.DEMO.OUTPUT_FILE = str(tmp_path / "odd.mp4")
+    stats = run_demo(toy_cfg, PytorchPredictor(toy_cfg, toy_model, optimize=False), IterableSource(frames, fps=10))
+    # At 10 fps the 16-frame window (at 28 fps) lasts 6 frames: windows end at 5, 11, 17, then 19.
+    assert stats.num_clips == 4
+    frames_out, rate_out = _decode(toy_cfg.DEMO.OUTPUT_FILE)
+    assert frames_out.shape == (20, 65, 97, 3) and rate_out == 10
+    # Outside the text box the content survives 4:4:4 encoding: frame 19 is uniform grey 190.
+    assert abs(float(frames_out[19, 45:, 70:].mean()) - 190) < 3
+
+
+def test_missing_camera_is_a_clear_error(toy_cfg):
+    from slowfast.visualization.sources import demo_source
+
+    toy_cfg.DEMO.WEBCAM = 97
+    with pytest.raises(RuntimeError, match="cannot open camera 97"):
+        demo_source(toy_cfg)

@@ -116,3 +116,9 @@ def test_label_count_must_match_the_model(tmp_path):
     path.write_text("a\nb\n")
     with pytest.raises(ValueError, match="names 2 classes but MODEL.NUM_CLASSES is 3"):
         load_class_names(str(path), num_classes=3)
+
+
+def test_onnx_backend_comes_from_the_deploy_package(toy_cfg, toy_model):
+    toy_cfg.DEMO.BACKEND = "onnx"
+    predictor = build_predictor(toy_cfg, toy_model)
+    assert type(predictor).__name__ == "OnnxPredictor" and predictor.model is toy_model

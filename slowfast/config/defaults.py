@@ -341,7 +341,8 @@ _C.DEPLOY.ONNX_OPSET = 17
 # How exports write attention: "fused" (onnxruntime's memory-efficient MultiHeadAttention) or
 # "plain" (portable MatMul/Softmax, materialises the L x L matrix).
 _C.DEPLOY.ONNX_ATTENTION = "fused"
-# onnxruntime intra-op threads (0 = onnxruntime's choice: one per physical core).
+# onnxruntime intra-op threads of DEMO.BACKEND onnx (0 = as many as torch uses; the demo sets
+# all cores but one).
 _C.DEPLOY.INTRA_OP_THREADS = 0
 # Largest |exported - eager| accepted when an export is checked.
 _C.DEPLOY.TOLERANCE = 1e-4
@@ -419,6 +420,10 @@ _C.RNG_SEED = 1
 _C.LOG_PERIOD = 10
 # Print the model's parameters and GFLOPs at start.
 _C.LOG_MODEL_INFO = True
+# torch threads per process on the CPU (0 = automatic: the cores left after the
+# DATA_LOADER.NUM_WORKERS decoding workers, shared among the processes, at least 1).
+# Oversubscribed thread pools run many times slower than one thread per free core.
+_C.NUM_CPU_THREADS = 0
 # torch.distributed backend: "auto" (nccl with CUDA, gloo on CPU), "nccl" or "gloo".
 _C.DIST_BACKEND = "auto"
 # CPU processes per machine when NUM_GPUS is 0 (gloo data parallel; 1 = no process group).

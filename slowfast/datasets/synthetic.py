@@ -49,7 +49,7 @@ CLASS_NAMES: Tuple[str, ...] = (
 )
 SPLITS = ("train", "val", "test")
 # Bump when the rendering changes, so cached datasets of an older generator are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 4
 _DONE_MARKER = "generation.json"
 
 
@@ -91,18 +91,26 @@ def _random_polygon(rng: np.random.Generator) -> np.ndarray:
     return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
 
 
-def _random_colour(rng: np.random.Generator) -> Tuple[int, int, int]:
-    return tuple(int(c) for c in rng.integers(0, 256, 3))
+def _random_colour(rng: np.random.Generator, low: int = 0, high: int = 256) -> Tuple[int, int, int]:
+    return tuple(int(c) for c in rng.integers(low, high, 3))
+
+
+def _vivid_colour(rng: np.random.Generator) -> Tuple[int, int, int]:
+    """A colour whose every channel is dark or bright, so it stands out from mid-tone backgrounds."""
+    return tuple(int(c) if c < 64 else int(c) + 128 for c in rng.integers(0, 128, 3))
 
 
 def _draw_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A static cluttered background: a base colour with random rectangles and circles."""
+    """A static cluttered background: a mid-tone base colour with random rectangles and circles.
+
+    Mid tones keep a clip's overall colour from dominating what a network sees first, so the
+    moving object, not the backdrop, carries the signal."""
     background = np.empty((height, width, 3), np.uint8)
-    background[:] = _random_colour(rng)
-    for _ in range(int(rng.integers(4, 10))):
-        colour = _random_colour(rng)
+    background[:] = _random_colour(rng, 80, 176)
+    for _ in range(int(rng.integers(2, 6))):
+        colour = _random_colour(rng, 40, 216)
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
-        size = int(rng.integers(3, max(4, min(height, width) // 5)))
+        size = int(rng.integers(3, max(4, min(height, width) // 8)))
         if rng.random() < 0.5:
             cv2.rectangle(background, (x, y), (x + size, y + size), colour, -1)
         else:
@@ -131,18 +139,18 @@ def render_clip(
     rng = np.random.default_rng(seed)
     background = _draw_background(rng, height, width)
     body, marker = _random_polygon(rng), _random_polygon(rng) * 0.45 + rng.uniform(-0.3, 0.3, 2)
-    body_colour, marker_colour = _random_colour(rng), _random_colour(rng)
-    scale = rng.uniform(0.10, 0.18) * min(height, width)
+    body_colour, marker_colour = _vivid_colour(rng), _random_colour(rng)
+    scale = rng.uniform(0.2, 0.28) * min(height, width)
     centre = np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height])
     angle = rng.uniform(0, 360)
-    noise_std = rng.uniform(2.0, 8.0)
+    noise_std = rng.uniform(1.0, 5.0)
     # Magnitudes are drawn for every class (used or not) to keep the draw order class-free.
-    total_shift = rng.uniform(0.25, 0.45) * min(height, width)
+    total_shift = rng.uniform(0.6, 0.9) * min(height, width)
     motion = class_motion(
         class_index,
         speed=total_shift / max(1, num_frames - 1),
-        zoom_rate=math.log(rng.uniform(1.6, 2.4)) / max(1, num_frames - 1),
-        spin=rng.uniform(90.0, 200.0) / max(1, num_frames - 1),
+        zoom_rate=math.log(rng.uniform(2.2, 3.2)) / max(1, num_frames - 1),
+        spin=rng.uniform(200.0, 320.0) / max(1, num_frames - 1),
     )
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for t in range(num_frames):

@@ -216,7 +216,8 @@ def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: 
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark worker '{task}' failed for {cfg_path} (exit {done.returncode}):\n{_error_summary(done.stderr)}")
+        raise RuntimeError(f"benchmark worker '{task}' failed for {cfg_path} (exit {done.returncode}):\n"
+                           f"{_error_summary(done.stderr)}")
     return json.loads(lines[-1])
 
 
@@ -234,6 +235,12 @@ def model_label(cfg) -> str:
     return name
 
 
+def memory_kinds(settings: BenchmarkSettings) -> List[str]:
+    """The peak-memory measurements these settings ask for ("eager", "onnx", "train")."""
+    kinds = ["eager"] + (["onnx"] if "onnx" in settings.backends else [])
+    return kinds + (["train"] if settings.measure_training else [])
+
+
 def benchmark_config(cfg, settings: BenchmarkSettings, config_name: str = "", timeout: float = 900.0) -> Dict:
     """All measurements of one config (each in its own subprocess); returns one table row (a dict)."""
     from slowfast.models.info import input_shapes
@@ -248,10 +255,10 @@ def benchmark_config(cfg, settings: BenchmarkSettings, config_name: str = "", ti
                "input": " + ".join("x".join(map(str, s[1:])) for s in input_shapes(cfg, "train"))}
         row.update(_run_worker("speed", cfg_path, settings, workdir, timeout))
         if settings.measure_memory:
-            kinds = ["eager"] + (["onnx"] if "onnx" in settings.backends else [])
-            kinds += ["train"] if settings.measure_training else []
-            row["peak_rss_gib"] = {kind: _run_worker(f"memory-{kind}", cfg_path, settings, workdir, timeout)["peak_rss_gib"]
-                                   for kind in kinds}
+            row["peak_rss_gib"] = {
+                kind: _run_worker(f"memory-{kind}", cfg_path, settings, workdir, timeout)["peak_rss_gib"]
+                for kind in memory_kinds(settings)
+            }
     return row
 
 
@@ -267,11 +274,8 @@ def table_columns(settings: BenchmarkSettings) -> List[str]:
         columns.append(f"train B={settings.train_batch_size} clips/s")
     if settings.measure_memory:
         batch = max(settings.batch_sizes)
-        columns.append(f"peak RSS eager B={batch} (GiB)")
-        if "onnx" in settings.backends:
-            columns.append(f"peak RSS ONNX B={batch} (GiB)")
-        if settings.measure_training:
-            columns.append(f"peak RSS train B={settings.train_batch_size} (GiB)")
+        titles = {"eager": f"eager B={batch}", "onnx": f"ONNX B={batch}", "train": f"train B={settings.train_batch_size}"}
+        columns += [f"peak RSS {titles[kind]} (GiB)" for kind in memory_kinds(settings)]
     return columns
 
 
@@ -286,8 +290,7 @@ def table_cells(row: Dict, settings: BenchmarkSettings) -> List[str]:
         cells.append(f"{row['train_clips_per_s']:.2f}" if "train_clips_per_s" in row else "—")
     if settings.measure_memory:
         peaks = row.get("peak_rss_gib", {})
-        kinds = ["eager"] + (["onnx"] if "onnx" in settings.backends else []) + (["train"] if settings.measure_training else [])
-        cells += [f"{peaks[k]:.2f}" if k in peaks else "—" for k in kinds]
+        cells += [f"{peaks[k]:.2f}" if k in peaks else "—" for k in memory_kinds(settings)]
     return cells
 
 
@@ -321,8 +324,8 @@ def write_markdown(path: str, rows: Sequence[Dict], settings: BenchmarkSettings,
     new_configs = {row["config"] for row in rows}
     merged = [row for row in previous if row["config"] not in new_configs] + list(rows)
     merged.sort(key=lambda row: row["config"])
-    block = "\n".join(filter(None, [note, format_markdown(merged, settings),
-                                    f"<!-- rows: {json.dumps(merged, sort_keys=True)} -->"]))
+    block = "\n\n".join(filter(None, [note, format_markdown(merged, settings),
+                                      f"<!-- rows: {json.dumps(merged, sort_keys=True)} -->"]))
     with open(path, "w") as f:
         f.write(f"{head}{TABLE_START}\n{block}\n{TABLE_END}{tail}")
 

@@ -44,6 +44,7 @@ def _ignore_deprecation_noise() -> None:
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
 
 
 def pathway_input_names(num_pathways: int) -> List[str]:
@@ -119,7 +120,8 @@ def _attention_symbolic(attention: str, opset: int):
         yield
         return
     if attention != "fused":
-        raise ValueError(f"attention must be 'fused' or 'plain', got '{attention}'")
+        raise ValueError(f"ONNX attention (DEPLOY.ONNX_ATTENTION / --attention) must be 'fused' or 'plain', "
+                         f"got '{attention}'")
     torch.onnx.register_custom_op_symbolic("aten::scaled_dot_product_attention", _fused_sdpa_symbolic, opset)
     try:
         yield
@@ -145,7 +147,7 @@ def export_onnx(
             memory-efficient MultiHeadAttention) or "plain" (portable standard ops).
     """
     if opset < 17:
-        raise ValueError(f"ONNX opset must be >= 17, got {opset}")
+        raise ValueError(f"ONNX opset (DEPLOY.ONNX_OPSET / --opset) must be >= 17, got {opset}")
     model = model.eval()
     names = pathway_input_names(len(example_inputs))
     dynamic_axes = {name: {0: "N"} for name in names + [OUTPUT_NAME]}

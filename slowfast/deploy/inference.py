@@ -43,11 +43,15 @@ def _set_submodule(root: nn.Module, qualified_name: str, new: nn.Module) -> None
     setattr(parent, child_name, new)
 
 
-def _consumer_counts(output: torch.Tensor) -> Dict[torch.autograd.graph.Node, int]:
-    """How many autograd nodes consume each node's result, over the graph that produced ``output``."""
+def _consumer_counts(outputs: Sequence[torch.Tensor]) -> Dict[torch.autograd.graph.Node, int]:
+    """How many autograd nodes (or model outputs) consume each node's result, over the graph that
+    produced ``outputs``."""
     counts: Dict[torch.autograd.graph.Node, int] = {}
+    for output in outputs:
+        if output.grad_fn is not None:
+            counts[output.grad_fn] = counts.get(output.grad_fn, 0) + 1
     seen = set()
-    stack = [output.grad_fn]
+    stack = [output.grad_fn for output in outputs]
     while stack:
         node = stack.pop()
         if node is None or node in seen:
@@ -89,7 +93,8 @@ def find_conv_bn_pairs(model: nn.Module, example_inputs: Sequence[torch.Tensor])
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    consumers = _consumer_counts(output if isinstance(output, torch.Tensor) else output[0])
+    outputs = [output] if isinstance(output, torch.Tensor) else [o for o in output if isinstance(o, torch.Tensor)]
+    consumers = _consumer_counts(outputs)
 
     conv_by_output_node = {}
     for name, records in calls.items():
@@ -173,7 +178,8 @@ def median_forward_seconds(model: nn.Module, inputs: Sequence[torch.Tensor], rep
 
 
 @torch.inference_mode()
-def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tensor], repeats: int = 3) -> bool:
+def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tensor], repeats: int = 5,
+                          warmup: int = 2) -> bool:
     """Timing probe: is ``model`` faster with ``channels_last_3d`` weights and inputs on these inputs?
 
     The two layouts are timed alternately (so machine noise hits both alike) and the medians compared;
@@ -184,8 +190,9 @@ def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tenso
     candidates = {False: (contiguous, _to_memory_format(example_inputs, False)),
                   True: (channels_last, _to_memory_format(example_inputs, True))}
     times = {False: [], True: []}
-    for candidate, (net, xs) in candidates.items():  # warm-up: allocator and oneDNN primitive caches
-        net(list(xs))
+    for _ in range(warmup):  # allocator and oneDNN primitive caches; one run is not enough
+        for net, xs in candidates.values():
+            net(list(xs))
     for _ in range(repeats):
         for candidate, (net, xs) in candidates.items():
             start = time.perf_counter()

@@ -6,6 +6,7 @@ pathway. It runs ``DEPLOY.ONNX_PATH``; when that is empty it exports the configu
 (``TEST.CHECKPOINT_FILE_PATH`` weights) at the first clip's shape to
 ``OUTPUT_DIR/deploy/<MODEL_NAME>.onnx``, checks the export against eager, and runs that.
 """
+import copy
 import logging
 import os
 from typing import List, Optional
@@ -42,19 +43,28 @@ class OnnxPredictor:
             if not os.path.isfile(cfg.DEPLOY.ONNX_PATH):
                 raise FileNotFoundError(f"DEPLOY.ONNX_PATH: ONNX file not found: {cfg.DEPLOY.ONNX_PATH}")
             self.path = cfg.DEPLOY.ONNX_PATH
-            self.session = onnx_session(self.path, cfg.DEPLOY.INTRA_OP_THREADS)
+            self.session = self._session()
         else:
             self.path = default_onnx_path(cfg)
 
+    def _session(self):
+        """onnxruntime session of ``self.path``: DEPLOY.INTRA_OP_THREADS threads (0 = as many as torch
+        uses; the demo sets all cores but one), idle threads sleeping, since the demo's reader and
+        writer threads need the cores too."""
+        threads = self.cfg.DEPLOY.INTRA_OP_THREADS or torch.get_num_threads()
+        return onnx_session(self.path, threads, spin_wait=False)
+
     def _export(self, inputs: List[torch.Tensor]) -> None:
         """Export the configured model at the shape of ``inputs`` (batch axis dynamic) and check it."""
-        model = load_model_for_inference(self.cfg, self.model).cpu()
+        model = load_model_for_inference(self.cfg, self.model)
+        if any(p.device.type != "cpu" for p in model.parameters()):
+            model = copy.deepcopy(model).cpu()  # export on the CPU without moving the caller's model
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         example = [x[:1].cpu() for x in inputs]
         export_onnx(model, example, self.path, opset=self.cfg.DEPLOY.ONNX_OPSET, attention=self.cfg.DEPLOY.ONNX_ATTENTION)
         verify_onnx(model, self.path, example, batch_size=1, tolerance=self.cfg.DEPLOY.TOLERANCE)
         logger.info("exported %s to %s for the onnx back end", self.cfg.MODEL.MODEL_NAME, self.path)
-        self.session = onnx_session(self.path, self.cfg.DEPLOY.INTRA_OP_THREADS)
+        self.session = self._session()
 
     def _check_shapes(self, inputs: List[torch.Tensor]) -> None:
         expected = self.session.get_inputs()

@@ -20,6 +20,8 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 import torch
 import torch.distributed as dist
 
+from slowfast.utils.env import cpu_threads
+
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
@@ -116,9 +118,9 @@ def _run_jobs(funcs: JobFuncs, cfg) -> None:
 def _run_in_process_group(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int) -> None:
     """Body of every launched process: join the group, run the job(s), leave the group."""
     rank = cfg.SHARD_ID * processes_per_machine(cfg) + local_rank
-    if cfg.NUM_GPUS == 0 and processes_per_machine(cfg) > 1:
-        # CPU processes share the machine's cores; oversubscribed thread pools are many times slower.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // processes_per_machine(cfg)))
+    if cfg.NUM_GPUS == 0:
+        # CPU processes and their loader workers share the cores; oversubscribed pools are many times slower.
+        torch.set_num_threads(cpu_threads(cfg, processes_per_machine(cfg)))
     init_process_group(cfg, rank, world_size, init_method, local_rank)
     try:
         _run_jobs(funcs, cfg)
@@ -136,6 +138,8 @@ def launch_job(cfg, init_method: str, func: JobFuncs, daemon: bool = False) -> N
     if launched_by_torchrun():
         world_size = int(os.environ["WORLD_SIZE"])
         local_rank = int(os.environ["LOCAL_RANK"])
+        if cfg.NUM_GPUS == 0:
+            torch.set_num_threads(cpu_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", world_size))))
         init_process_group(cfg, int(os.environ["RANK"]), world_size, "env://", local_rank)
         try:
             _run_jobs(func, cfg)

@@ -1,13 +1,32 @@
-"""Process environment: random seeds and their per-epoch derivation.
+"""Process environment: CPU threads, random seeds and their per-epoch derivation.
 
 Reproducibility contract (docs/architecture.md): an epoch's order and augmentations depend only on
 ``(RNG_SEED, epoch)``. The trainer calls :func:`seed_epoch` at the start of every epoch so a run
 resumed from a checkpoint draws exactly the random numbers an uninterrupted run would have drawn.
 """
+import os
 import random
 
 import numpy as np
 import torch
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_threads(cfg, processes_per_machine: int = 1) -> int:
+    """torch threads per process: NUM_CPU_THREADS, or the cores left after each process's
+    DATA_LOADER.NUM_WORKERS decoding workers, shared among the processes (at least 1)."""
+    if cfg.NUM_CPU_THREADS < 0:
+        raise ValueError(f"NUM_CPU_THREADS must be >= 0 (0 = automatic), got {cfg.NUM_CPU_THREADS}")
+    if cfg.NUM_CPU_THREADS:
+        return cfg.NUM_CPU_THREADS
+    per_process = available_cores() // max(1, processes_per_machine)
+    return max(1, per_process - cfg.DATA_LOADER.NUM_WORKERS)
 
 
 def derive_seed(base_seed: int, *keys: int) -> int:

@@ -49,7 +49,7 @@ def test_unreadable_frame_in_a_folder(tmp_path):
         copy_file(os.path.join(REAL_CLIPS, "imgs", f"img_{i:05d}.jpg"), folder / f"img_{i:05d}.jpg")
     with open(folder / "img_00005.jpg", "wb") as f:
         f.write(b"not a jpeg")
-    write_split_files(tmp_path, [f"clip 10 1", "imgs 10 2"], ext=".txt")
+    write_split_files(tmp_path, ["clip 10 1", "imgs 10 2"], ext=".txt")
     cfg = tiny_cfg(tmp_path, prefix=tmp_path)
     cfg.DATA.SAMPLING_RATE = 1  # any 8 of the 10 frames include the 5th
     os.symlink(os.path.join(REAL_CLIPS, "imgs"), tmp_path / "imgs")

@@ -52,16 +52,6 @@ def clip_inputs(cfg, batch_size: int = 1, seed: int = 0):
     return [torch.randn(batch_size, *shape, generator=generator) for shape in input_shapes(cfg, "train")]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One intra-op thread: tiny tensors gain nothing from two, and on a loaded shared machine every
-    parallel region can wait a scheduler slice (10x slower tests). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module", params=sorted(EFFICIENT_MODELS))
 def efficient_model(request):
     """(cfg, perturbed eval-mode model) for each efficient two-pathway model at a tiny size."""

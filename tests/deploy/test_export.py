@@ -32,7 +32,8 @@ class ToyAttentionNet(nn.Module):
 
     def forward(self, x: List[torch.Tensor]) -> torch.Tensor:
         slow, fast = self.slow(x[0]), self.fast(x[1])
-        query, key, value = (t.flatten(2).transpose(1, 2).unsqueeze(1) for t in (self.query(slow), self.key(slow), self.value(slow)))
+        query, key, value = (conv_out.flatten(2).transpose(1, 2).unsqueeze(1)  # (N, 1, L, C)
+                             for conv_out in (self.query(slow), self.key(slow), self.value(slow)))
         attended = F.scaled_dot_product_attention(query, key, value, scale=1.0).squeeze(1)
         slow = slow + 0.5 * attended.transpose(1, 2).reshape(slow.shape)
         return self.fc(torch.cat([slow.mean((2, 3, 4)), fast.mean((2, 3, 4))], dim=1))
@@ -80,8 +81,10 @@ def test_mismatch_is_an_error(tmp_path):
 
 
 def test_bad_arguments_are_named(tmp_path):
-    with pytest.raises(ValueError, match="opset must be >= 17"):
+    with pytest.raises(ValueError, match=r"opset \(DEPLOY.ONNX_OPSET / --opset\) must be >= 17"):
         export_onnx(ToyAttentionNet(), toy_example(), str(tmp_path / "a.onnx"), opset=13)
+    with pytest.raises(ValueError, match="DEPLOY.ONNX_ATTENTION"):
+        export_onnx(ToyAttentionNet(), toy_example(), str(tmp_path / "a.onnx"), attention="flash")
     with pytest.raises(ValueError, match="'onnx' or 'torchscript'"):
         export_and_verify(ToyAttentionNet(), toy_example(), str(tmp_path / "a.x"), fmt="tflite")
 

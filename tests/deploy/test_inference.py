@@ -42,7 +42,8 @@ class ToyTwoPathway(nn.Module):
 
 def toy_inputs(batch_size=2):
     generator = torch.Generator().manual_seed(1)
-    return [torch.randn(batch_size, 3, 2, 8, 8, generator=generator), torch.randn(batch_size, 3, 8, 8, 8, generator=generator)]
+    return [torch.randn(batch_size, 3, 2, 8, 8, generator=generator),
+            torch.randn(batch_size, 3, 8, 8, 8, generator=generator)]
 
 
 def test_fold_conv_bn_matches_conv_then_bn():
@@ -106,3 +107,16 @@ def test_efficient_model_folding(efficient_model):
     assert bns_after <= 8 < bns_before  # CMDA: one BN per direction after each of its (<= 4) fuses
     with torch.inference_mode():
         torch.testing.assert_close(optimized(prepare_inputs(optimized, inputs)), model(inputs), atol=1e-5, rtol=1e-5)
+
+
+def test_conv_output_that_is_also_a_model_output_is_not_folded():
+    class TwoOutputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv3d(3, 4, 1), nn.BatchNorm3d(4)
+
+        def forward(self, x):
+            features = self.conv(x[0])
+            return self.bn(features), features
+
+    assert find_conv_bn_pairs(perturb(TwoOutputs()), toy_inputs(1)[:1]) == []

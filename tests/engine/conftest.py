@@ -1,14 +1,5 @@
-"""Engine tests run tiny models: one intra-op thread avoids thread-pool overhead on shared CPUs."""
+"""Engine test fixtures."""
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -1,17 +1,6 @@
 """Shared helpers of the efficient-model tests (test_efficient_slowfast.py, test_single_stream.py)."""
-import pytest
 import torch
 from torch import nn
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny inputs gain nothing from intra-op threads, and on a shared 2-core machine OpenMP
-    spinning makes them ~30x slower; run the importing test module on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def assert_every_parameter_learns(model: nn.Module) -> None:

@@ -5,7 +5,6 @@ from torch import nn
 
 from slowfast.models.blocks.attention import SqueezeExcitation
 from slowfast.models.blocks.ghost import GhostBottleneck, GhostModule, ghost_stage, make_divisible
-from tests.models.efficient_checks import single_thread  # noqa: F401
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ from slowfast.models.blocks.mobilenet import (
     inverted_residual_stage,
     triple,
 )
-from tests.models.efficient_checks import single_thread  # noqa: F401
 
 
 def test_triple():

@@ -10,7 +10,6 @@ from slowfast.models.blocks.shufflenet import (
     shufflenet_stage,
     shufflenetv2_stage,
 )
-from tests.models.efficient_checks import single_thread  # noqa: F401
 
 
 def _channel_ids(num_channels):

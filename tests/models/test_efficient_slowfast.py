@@ -12,7 +12,7 @@ from slowfast.config.loader import load_config
 from slowfast.models import build_model
 from slowfast.models.build import MODEL_REGISTRY
 from slowfast.models.fusion import CMDA
-from tests.models.efficient_checks import assert_every_parameter_learns, single_thread  # noqa: F401
+from tests.models.efficient_checks import assert_every_parameter_learns
 
 CONFIG_ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 VARIANT_CONFIGS = sorted(

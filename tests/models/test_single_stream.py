@@ -9,7 +9,7 @@ from torch import nn
 from slowfast.config.defaults import get_cfg
 from slowfast.config.loader import load_config
 from slowfast.models import build_model
-from tests.models.efficient_checks import assert_every_parameter_learns, single_thread  # noqa: F401
+from tests.models.efficient_checks import assert_every_parameter_learns
 
 CONFIG_ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
 

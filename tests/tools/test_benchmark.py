@@ -39,3 +39,12 @@ def test_model_mode_prints_the_table_for_the_given_config(tmp_path, capsys):
 def test_model_mode_needs_a_config():
     with pytest.raises(SystemExit):
         _tool().main(["--mode", "model"])
+
+
+def test_all_lists_every_kinetics_config_once_after_the_given_ones(tmp_path):
+    tool = _tool()
+    given = str(tmp_path / "mine.yaml")
+    args = tool.parse_args(["--mode", "model", "--cfg", given, "--all"], tool.build_parser())
+    files = tool.model_configs(args)
+    assert files[0] == given and len(files) == len(set(files)) > 1
+    assert all(os.path.dirname(f) == os.path.join(REPO, "configs", "Kinetics") for f in files[1:])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from slowfast.models.build import build_model
-from tests.deploy.conftest import EFFICIENT_MODELS, perturb, single_thread, tiny_cfg  # noqa: F401 (autouse fixture)
+from tests.deploy.conftest import EFFICIENT_MODELS, perturb, tiny_cfg
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

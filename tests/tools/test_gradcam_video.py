@@ -30,15 +30,6 @@ NUM_GPUS: 0
 """
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny convolutions run fastest on one thread (two on a busy 2-core machine can be 100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _load_tool():
     spec = importlib.util.spec_from_file_location("gradcam_video", os.path.join(REPO, "tools", "gradcam_video.py"))
     module = importlib.util.module_from_spec(spec)

@@ -6,22 +6,12 @@ import sys
 import types
 
 import pytest
-import torch
 
 from slowfast.config.loader import ConfigError
 from tests.engine.toy import construct_toy_loader
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_NET = os.path.join(REPO_ROOT, "tools", "run_net.py")
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models: one intra-op thread avoids thread-pool overhead on shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def load_run_net():

@@ -68,16 +68,6 @@ class ToySlowFast(nn.Module):
         return x.mean(dim=(2, 3, 4))
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny convolutions run fastest on one thread, and the demo's reader and writer threads need
-    the other core (two OpenMP threads on a busy 2-core machine can be 100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def toy_cfg(tmp_path):
     """Config of ``ToySlowFast``: 8-frame fast pathway, alpha 4, 32-pixel short side; the window is

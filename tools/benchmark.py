@@ -27,6 +27,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
+from slowfast.deploy.benchmark import BACKENDS  # noqa: E402
 
 
 def build_parser():
@@ -39,8 +40,8 @@ def build_parser():
     model.add_argument("--repeats", type=int, default=5, help="Timed runs per candidate (median reported).")
     model.add_argument("--warmup", type=int, default=2, help="Untimed runs per candidate first.")
     model.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads.")
-    model.add_argument("--backends", nargs="+", default=["eager", "optimized", "onnx"],
-                       choices=["eager", "optimized", "onnx"])
+    model.add_argument("--backends", nargs="+", default=list(BACKENDS),
+                       choices=list(BACKENDS))
     model.add_argument("--no-memory", action="store_true", help="Skip the peak-memory subprocesses.")
     model.add_argument("--no-train", action="store_true", help="Skip the training measurement.")
     model.add_argument("--spin-wait", action="store_true",

@@ -37,8 +37,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-BACKENDS = ("eager", "optimized", "onnx")
-BACKEND_TITLES = {"eager": "eager", "optimized": "optimised", "onnx": "ONNX"}
+BACKENDS = ("reference", "eager", "optimized", "onnx")
+BACKEND_TITLES = {"reference": "reference", "eager": "eager", "optimized": "optimised", "onnx": "ONNX"}
 TABLE_START = "<!-- model-benchmark:start -->"
 TABLE_END = "<!-- model-benchmark:end -->"
 _GIB = 1024.0 ** 3
@@ -96,6 +96,19 @@ def time_side_by_side(candidates: Dict[str, Callable[[], object]], repeats: int,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def with_materialised_attention(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` whose CMDA attention builds the full L x L matrix, as the released
+    efficient-SlowFast code does (where it spends 60-97 % of its forward time): the "reference"
+    back end, so speed-ups over the released implementation are measured side by side."""
+    from slowfast.models.blocks.attention import PositionAttention, materialised_attention
+
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if isinstance(module, PositionAttention):
+            module.attention_fn = materialised_attention
+    return reference
+
+
 def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> Dict[str, Callable]:
     """Per back end of ``settings.backends``, a function ``inputs -> zero-argument callable`` that
     runs one batch. The optimised model and the ONNX file are made once, at batch 1."""
@@ -104,6 +117,9 @@ def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> D
 
     example = model_inputs(cfg, 1)
     backends: Dict[str, Callable] = {}
+    if "reference" in settings.backends:
+        reference = with_materialised_attention(model)
+        backends["reference"] = lambda inputs: (lambda: reference(inputs))
     if "eager" in settings.backends:
         backends["eager"] = lambda inputs: (lambda: model(inputs))
     if "optimized" in settings.backends:

@@ -2,10 +2,15 @@
 import json
 
 import pytest
+import torch
 
 from slowfast.deploy import benchmark
-from slowfast.deploy.benchmark import BenchmarkSettings, format_markdown, table_columns, time_side_by_side, write_markdown
-from tests.deploy.conftest import EFFICIENT_MODELS, tiny_cfg
+from slowfast.deploy.benchmark import (
+    BenchmarkSettings, format_markdown, table_columns, time_side_by_side, with_materialised_attention, write_markdown,
+)
+from slowfast.models import build_model
+from slowfast.models.blocks.attention import PositionAttention, materialised_attention, memory_efficient_attention
+from tests.deploy.conftest import EFFICIENT_MODELS, clip_inputs, perturb, tiny_cfg
 
 
 def fake_row(config, eager_clips=10.0):
@@ -67,3 +72,15 @@ def test_failing_worker_reports_the_config(tmp_path):
     cfg_path.write_text("MODEL:\n  MODEL_NAME: NoSuchModel\n")
     with pytest.raises(RuntimeError, match="broken.yaml"):
         benchmark._run_worker("memory-eager", str(cfg_path), BenchmarkSettings(), str(tmp_path), timeout=300)
+
+
+def test_reference_backend_materialises_the_attention_and_gives_the_same_logits():
+    cfg = tiny_cfg(*EFFICIENT_MODELS["SlowFastShuffleNetV2"])
+    model = perturb(build_model(cfg)).eval()  # non-zero attention gates: the attention path counts
+    reference = with_materialised_attention(model)
+    attentions = [m for m in reference.modules() if isinstance(m, PositionAttention)]
+    assert attentions and all(m.attention_fn is materialised_attention for m in attentions)
+    assert all(m.attention_fn is memory_efficient_attention for m in model.modules() if isinstance(m, PositionAttention))
+    inputs = clip_inputs(cfg, batch_size=2)
+    with torch.no_grad():
+        torch.testing.assert_close(reference(inputs), model(inputs), rtol=1e-4, atol=1e-5)

@@ -27,7 +27,7 @@ def test_model_mode_prints_the_table_for_the_given_config(tmp_path, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert header == ["model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs"] + [
-        f"{backend} B={b} clips/s (ms)" for b in (1, 2) for backend in ("eager", "optimised", "ONNX")
+        f"{backend} B={b} clips/s (ms)" for b in (1, 2) for backend in ("reference", "eager", "optimised", "ONNX")
     ] + ["train B=2 clips/s"]
     row = [cell.strip() for cell in lines[2].strip("|").split("|")]
     # the --cfg file and the override were used (an upstream version ignored --cfg)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Time to accuracy with and without multigrid training on the synthetic motion dataset.
 
-    OMP_NUM_THREADS=1 python tools/benchmark_multigrid.py --cfg configs/Synthetic/SLOWFAST_SHUFFLENETV2_tiny.yaml \
-        [--target-top1 60] [--only plain|multigrid] [KEY VALUE ...]
+    python tools/benchmark_multigrid.py --cfg configs/Synthetic/SLOWFAST_R50_tiny_multigrid.yaml \
+        [--target-top1 90] [--only plain|multigrid] [KEY VALUE ...]
 
-(one intra-op thread: on a shared 2-core machine more threads make every step several times slower).
+Torch threads follow NUM_CPU_THREADS (automatic: the cores the loader workers leave free).
 
 Trains the configured model twice from the same seed with the same stepwise LR recipe: once plainly
 and once with both multigrid cycles (MULTIGRID.LONG_CYCLE and SHORT_CYCLE), validating after every
@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+import torch
+
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
@@ -25,6 +27,7 @@ from slowfast.config.loader import build_arg_parser, load_config, parse_args  # 
 from slowfast.config.validate import assert_and_infer_cfg  # noqa: E402
 from slowfast.engine import multigrid  # noqa: E402
 from slowfast.engine.trainer import Trainer  # noqa: E402
+from slowfast.utils.env import cpu_threads  # noqa: E402
 
 
 class TimedTrainer(Trainer):
@@ -78,6 +81,7 @@ def main(argv=None):
                         help="Run one of the two trainings (e.g. to keep each invocation short).")
     args = parse_args(argv, parser)
     cfg = assert_and_infer_cfg(load_config(args, args.cfg_files[0] if args.cfg_files else None))
+    torch.set_num_threads(cpu_threads(cfg))
     names = (args.only,) if args.only else ("plain", "multigrid")
     curves = {name: run(cfg, name == "multigrid", name) for name in names}
     target = args.target_top1

@@ -61,6 +61,9 @@ _C.TEST.NUM_SPATIAL_CROPS = 3
 _C.TEST.ENSEMBLE_METHOD = "sum"
 # File to write per-video predictions to ("" = do not write). Relative to OUTPUT_DIR.
 _C.TEST.SAVE_RESULTS_PATH = ""
+# Test with BatchNorm folded into the convolutions and the faster memory layout chosen by a timing
+# probe (deploy.inference.optimize_for_inference); off while Grad-CAM visualisation needs gradients.
+_C.TEST.OPTIMIZE = True
 
 # ---------------------------------------------------------------------------- #
 # Data

@@ -34,6 +34,29 @@ def to_device(
     return [pathway.to(device, non_blocking=non_blocking, memory_format=layout) for pathway in inputs]
 
 
+def input_layout(model: torch.nn.Module, cfg) -> torch.memory_format:
+    """The memory format ``model`` wants its inputs in: the layout ``optimize_for_inference``
+    chose for it, else MODEL.CHANNELS_LAST's."""
+    chosen = getattr(model, "channels_last", None)
+    if chosen is None:
+        return memory_format(cfg)
+    return torch.channels_last_3d if chosen else torch.contiguous_format
+
+
+def inference_model(model: torch.nn.Module, cfg) -> torch.nn.Module:
+    """``model`` with BN folded and the faster layout (TEST.OPTIMIZE), unless Grad-CAM on the
+    test set (TENSORBOARD.MODEL_VIS) needs the gradients of the unoptimised model."""
+    grad_cam = cfg.TENSORBOARD.ENABLE and cfg.TENSORBOARD.MODEL_VIS.ENABLE
+    if not cfg.TEST.OPTIMIZE or grad_cam:
+        return model
+    from slowfast.deploy.inference import optimize_for_inference
+    from slowfast.models.info import input_shapes
+
+    device = next(model.parameters()).device
+    example = [torch.randn(1, *shape, device=device) for shape in input_shapes(cfg, "test")]
+    return optimize_for_inference(model, example)
+
+
 def apply_head_act(logits: torch.Tensor, head_act: str) -> torch.Tensor:
     """Probabilities from ``logits (N, K)``: ``softmax`` over classes or element-wise ``sigmoid``."""
     if head_act == "softmax":
@@ -139,7 +162,7 @@ def predict_views(model, loader, cfg, device: torch.device) -> Dict:
         failed.extend(meta.get("failed", []))
         if batch_labels.numel() == 0:
             continue
-        inputs = to_device(inputs, device, memory_format(cfg))
+        inputs = to_device(inputs, device, input_layout(model, cfg))
         logits = model(inputs)
         scores.append(apply_head_act(logits, cfg.MODEL.HEAD_ACT).cpu())
         video_index.append(batch_video_index.cpu())
@@ -268,6 +291,7 @@ def test(cfg, model=None, loader=None) -> Dict:
         else:
             logger.warning("no checkpoint to test (TEST.CHECKPOINT_FILE_PATH empty, none in OUTPUT_DIR): "
                            "testing randomly initialised weights")
+        model = inference_model(model, cfg)
     if loader is None:
         from slowfast.datasets.loader import construct_loader
 

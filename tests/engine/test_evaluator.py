@@ -1,6 +1,7 @@
 """Multi-view aggregation on known scores, exclusion of failed videos, results files."""
 import csv
 import json
+import os
 
 import pytest
 import torch
@@ -82,3 +83,44 @@ def test_multi_view_test_end_to_end(tmp_path, results_path):
     assert len(rows) == 15 and 2 not in [int(row["video_index"]) for row in rows]
     assert set(rows[0]) == {"video_index", "path", "label", "pred", "score", "top3"}
     assert rows[0]["path"] == "toy/video_000.mp4"
+
+
+def _tiny_resnet_cfg(*opts):
+    from slowfast.config.loader import load_config
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return load_config(None, os.path.join(repo, "configs", "Synthetic", "SLOWFAST_R50_tiny.yaml"), opts=[
+        "DATA.TEST_CROP_SIZE", "32", "DATA.NUM_FRAMES", "8", *opts])
+
+
+def test_inference_model_folds_batchnorm_and_keeps_the_logits():
+    from slowfast.engine.evaluator import inference_model, input_layout
+    from slowfast.models.build import build_model
+
+    cfg = _tiny_resnet_cfg()
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    for module in model.modules():  # non-trivial statistics, so folding has something to get right
+        if isinstance(module, torch.nn.BatchNorm3d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+    optimized = inference_model(model, cfg)
+    assert optimized is not model
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in optimized.modules())
+    inputs = [torch.randn(2, 3, 2, 32, 32), torch.randn(2, 3, 8, 32, 32)]
+    with torch.no_grad():
+        expected = model(inputs)
+        actual = optimized([x.contiguous(memory_format=input_layout(optimized, cfg)) for x in inputs])
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_inference_model_is_skipped_when_off_or_when_grad_cam_needs_gradients():
+    from slowfast.engine.evaluator import inference_model, input_layout
+    from slowfast.models.build import build_model
+
+    model = build_model(_tiny_resnet_cfg())
+    assert inference_model(model, _tiny_resnet_cfg("TEST.OPTIMIZE", "False")) is model
+    grad_cam = _tiny_resnet_cfg("TENSORBOARD.ENABLE", "True", "TENSORBOARD.MODEL_VIS.ENABLE", "True")
+    assert inference_model(model, grad_cam) is model
+    assert input_layout(model, _tiny_resnet_cfg()) == torch.channels_last_3d  # MODEL.CHANNELS_LAST True

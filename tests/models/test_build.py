@@ -1,11 +1,15 @@
 """build_model: registry lookup, device placement and memory format."""
+import os
+
 import pytest
 import torch
 
 from slowfast.config.loader import load_config
 from slowfast.models.build import build_model, get_device, memory_format
 
-TINY = "configs/Synthetic/SLOWFAST_R50_tiny.yaml"
+TINY = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "configs", "Synthetic", "SLOWFAST_R50_tiny.yaml"
+)
 
 
 def test_unknown_model_name_lists_the_registered_ones():

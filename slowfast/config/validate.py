@@ -9,11 +9,10 @@ import os
 import torch
 
 from slowfast.config.loader import ConfigError
+from slowfast.datasets.build import get_dataset_class
 from slowfast.engine import distributed as du
 from slowfast.engine.optim import LR_POLICIES, OPTIMIZERS
 
-# Datasets that need no annotation directory (they generate their own data).
-_SELF_CONTAINED_DATASETS = ("synthetic",)
 _HEAD_ACTS = ("softmax", "sigmoid")
 _LOSSES = ("cross_entropy", "soft_cross_entropy")
 _NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
@@ -101,26 +100,16 @@ def _check_model(cfg) -> None:
     )
 
 
-def _dataset_needs_data_dir(name: str) -> bool:
-    """Datasets read annotation files from DATA.PATH_TO_DATA_DIR unless they generate their own
-    (a registered class may say so with ``REQUIRES_DATA_DIR = False``)."""
-    try:
-        import slowfast.datasets  # noqa: F401  (registers the datasets)
-        from slowfast.datasets.build import DATASET_REGISTRY
-
-        by_lower_name = {registered.lower(): cls for registered, cls in DATASET_REGISTRY}
-    except ImportError:
-        by_lower_name = {}
-    default = name.lower() not in _SELF_CONTAINED_DATASETS
-    return getattr(by_lower_name.get(name.lower()), "REQUIRES_DATA_DIR", default)
-
-
 def _check_data(cfg) -> None:
     used = [("TRAIN.DATASET", cfg.TRAIN.DATASET)] if cfg.TRAIN.ENABLE else []
     used += [("TEST.DATASET", cfg.TEST.DATASET)] if cfg.TEST.ENABLE else []
     for key, name in used:
+        try:
+            dataset_class = get_dataset_class(name)
+        except KeyError as error:
+            raise ConfigError(f"{key}={name!r}: {error.args[0]}") from None
         _require(
-            bool(cfg.DATA.PATH_TO_DATA_DIR) or not _dataset_needs_data_dir(name), "DATA.PATH_TO_DATA_DIR",
+            bool(cfg.DATA.PATH_TO_DATA_DIR) or not dataset_class.REQUIRES_DATA_DIR, "DATA.PATH_TO_DATA_DIR",
             cfg.DATA.PATH_TO_DATA_DIR, f"is required by {key}={name!r} (the directory of its annotation files)",
         )
     _check_positive(cfg, "DATA.NUM_FRAMES", "DATA.SAMPLING_RATE", "DATA.TARGET_FPS",

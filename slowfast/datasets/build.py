@@ -17,12 +17,17 @@ DATASET_REGISTRY = Registry("DATASET")
 DATASET_REGISTRY.__doc__ = "Registry of datasets, selected by TRAIN.DATASET / TEST.DATASET."
 
 
-def build_dataset(name: str, cfg, split: str):
-    """Construct the dataset registered as ``name`` (case-insensitive) for ``split``."""
+def get_dataset_class(name: str):
+    """The dataset class registered as ``name`` (case-insensitive); a KeyError lists the known ones."""
     import slowfast.datasets  # noqa: F401  (registers every dataset)
 
     by_lower_name = {registered.lower(): cls for registered, cls in DATASET_REGISTRY}
     if name.lower() not in by_lower_name:
         known = ", ".join(sorted(k for k, _ in DATASET_REGISTRY))
         raise KeyError(f"dataset '{name}' is not registered; known: {known}")
-    return by_lower_name[name.lower()](cfg, split)
+    return by_lower_name[name.lower()]
+
+
+def build_dataset(name: str, cfg, split: str):
+    """Construct the dataset registered as ``name`` (case-insensitive) for ``split``."""
+    return get_dataset_class(name)(cfg, split)

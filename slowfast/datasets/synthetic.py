@@ -295,6 +295,7 @@ class Synthetic(Kinetics):
     """
 
     allow_flip = False
+    REQUIRES_DATA_DIR = False
 
     def __init__(self, cfg, split: str):
         root = ensure_synthetic_dataset(cfg)

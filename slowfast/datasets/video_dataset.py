@@ -81,6 +81,8 @@ class VideoDataset(torch.utils.data.Dataset):
 
     # False for datasets whose classes are mirror images of each other (swipe left / right).
     allow_flip = True
+    # False for datasets that make their own files instead of reading DATA.PATH_TO_DATA_DIR.
+    REQUIRES_DATA_DIR = True
 
     def __init__(self, cfg, split: str, on_annotation_error: OnError = None):
         if split not in SPLITS:

@@ -105,3 +105,10 @@ def test_single_pathway_arch_skips_alpha_check_and_world_size_counts_cpu_process
     cfg.TRAIN.BATCH_SIZE = 6
     cfg.TEST.BATCH_SIZE = 2
     assert_and_infer_cfg(cfg)
+
+
+def test_unregistered_dataset_is_named_with_the_known_ones(tmp_path):
+    cfg = valid_cfg(tmp_path)
+    cfg.TRAIN.DATASET = "kinetcs"
+    with pytest.raises(ConfigError, match=r"TRAIN.DATASET='kinetcs'.*not registered; known: .*Kinetics.*Synthetic"):
+        assert_and_infer_cfg(cfg)

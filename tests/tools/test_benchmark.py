@@ -1,19 +1,15 @@
 """tools/benchmark.py --mode model: one tiny config, a table with the expected columns, --cfg honoured."""
-import importlib.util
 import os
 
 import pytest
 
 from tests.deploy.conftest import EFFICIENT_MODELS, tiny_cfg
+from tests.tools.tool_loader import REPO, load_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("benchmark_tool", os.path.join(REPO, "tools", "benchmark.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("benchmark")
 
 
 def test_model_mode_prints_the_table_for_the_given_config(tmp_path, capsys):

@@ -1,6 +1,4 @@
 """tools/export.py: config + checkpoint -> a verified ONNX / TorchScript file."""
-import importlib.util
-import os
 
 import onnx
 import pytest
@@ -8,15 +6,12 @@ import torch
 
 from slowfast.models.build import build_model
 from tests.deploy.conftest import EFFICIENT_MODELS, perturb, tiny_cfg
+from tests.tools.tool_loader import load_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("export_tool", os.path.join(REPO, "tools", "export.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("export")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 """tools/gradcam_video.py on the real demo clip with a tiny SlowFast-ShuffleNetV2 checkpoint."""
-import importlib.util
 import json
 import os
 
@@ -9,8 +8,8 @@ from PIL import Image
 
 from slowfast.config.loader import load_config
 from slowfast.models.build import build_model
+from tests.tools.tool_loader import REPO, load_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIP_DIR = os.path.join(REPO, "tests", "data", "real_clips")  # demo.mp4: 340x256, 28 fps, 280 frames
 
 TINY_CONFIG = """
@@ -31,10 +30,7 @@ NUM_GPUS: 0
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("gradcam_video", os.path.join(REPO, "tools", "gradcam_video.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gradcam_video")
 
 
 @pytest.fixture(scope="module")

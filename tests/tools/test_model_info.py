@@ -1,17 +1,13 @@
 """tools/model_info.py: argument handling and the printed table (tiny model)."""
-import importlib.util
 import os
 
 import pytest
+from tests.tools.tool_loader import REPO, load_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("model_info_tool", os.path.join(REPO, "tools", "model_info.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("model_info")
 
 
 def test_prints_params_gflops_and_stage_shapes(capsys):

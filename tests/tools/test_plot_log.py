@@ -1,19 +1,15 @@
 """tools/plot_log.py: json_stats parsing (epoch-valued x, resumed runs, errors) and PNG curves."""
-import importlib.util
 import json
 import os
 
 import pytest
 from PIL import Image
+from tests.tools.tool_loader import load_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("plot_log", os.path.join(REPO, "tools", "plot_log.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("plot_log")
 
 
 def _line(record, prefix="[11/24 02:00:00][INFO] slowfast.utils.logging:  120: "):

@@ -1,5 +1,4 @@
 """tools/run_net.py: usage error, dispatch order per config, config.yaml, end-to-end on toy parts."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,16 +8,14 @@ import pytest
 
 from slowfast.config.loader import ConfigError
 from tests.engine.toy import construct_toy_loader
+from tests.tools.tool_loader import load_tool
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_NET = os.path.join(REPO_ROOT, "tools", "run_net.py")
 
 
 def load_run_net():
-    spec = importlib.util.spec_from_file_location("run_net_under_test", RUN_NET)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("run_net")
 
 
 def toy_yaml(tmp_path, name, extra=""):

@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.tools.tool_loader import REPO
 
 
 def test_synthetic_config_trains_validates_and_tests_end_to_end(tmp_path):

@@ -78,7 +78,7 @@ def validate_epoch(model, loader, meter: ValMeter, epoch: int, cfg, device: torc
     for inputs, labels, _, _ in loader:
         if labels.numel() == 0:
             continue
-        logits = model(to_device(inputs, device, memory_format(cfg)))
+        logits = model(to_device(inputs, device, input_layout(model, cfg)))
         labels = labels.to(device)
         top1, topk = topks_correct(logits, labels, (1, meter.topk))
         meter.update_counts(top1.item(), topk.item(), labels.numel())

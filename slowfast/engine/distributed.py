@@ -113,6 +113,10 @@ def _run_jobs(funcs: JobFuncs, cfg) -> None:
         if index:
             barrier()  # e.g. the test starts once rank 0 has written the last checkpoint
         func(cfg)
+    # Leave together: a rank that tears gloo down while its peer still has traffic in flight
+    # aborts that peer ("terminate called without an active exception"). Not on failure paths,
+    # where the peer may be gone and the timeout ends the job instead.
+    barrier()
 
 
 def _run_in_process_group(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int) -> None:

@@ -300,6 +300,7 @@ class Synthetic(Kinetics):
     def __init__(self, cfg, split: str):
         root = ensure_synthetic_dataset(cfg)
         cfg = cfg.clone()
+        cfg.defrost()  # the caller's config may be frozen; this copy is the dataset's own
         cfg.DATA.PATH_TO_DATA_DIR = root
         cfg.DATA.PATH_PREFIX = root
         super().__init__(cfg, split)

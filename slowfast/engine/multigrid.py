@@ -18,7 +18,7 @@ phase, shape and LR as the uninterrupted run:
     build_schedule(cfg)              both of the above: the trainer's ``schedule`` (or None)
     MultigridSchedule                per-epoch lookups behind the trainer hooks:
         .update_shape(cfg, epoch)  .lr_factor(epoch)  .is_eval_epoch(epoch)
-        .is_checkpoint_epoch(epoch)  .phase_at(epoch)
+        .is_checkpoint_epoch(epoch)  .phase_at(epoch)  .validation_cfg(cfg)
     format_schedule_table(cfg)       the table printed at start and by ``--print-schedule``
 
 The short-cycle batch sampler lives with the loader (``slowfast/datasets/multigrid.py``) and
@@ -279,6 +279,17 @@ class MultigridSchedule:
             logger.info(f"multigrid phase {phase.index} (epochs {phase.start_epoch + 1}-{phase.end_epoch}): "
                         + ", ".join(f"{k} {v}" for k, v in changed.items()))
         return bool(changed)
+
+    def validation_cfg(self, cfg):
+        """A copy of ``cfg`` at the run's default shape (batch, frames, crop, sampling rate) for
+        the val split: validating every phase at the shape the model is tested at keeps the
+        accuracies comparable across phases and with the final test."""
+        val_cfg = cfg.clone()
+        val_cfg.defrost()
+        val_cfg.TRAIN.BATCH_SIZE, val_cfg.DATA.NUM_FRAMES, val_cfg.DATA.TRAIN_CROP_SIZE = default_shape(cfg)
+        val_cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
+        val_cfg.freeze()
+        return val_cfg
 
     def lr_factor(self, epoch: float) -> float:
         """Multiplier of the LR policy's value: the batch factor of the phase (linear scaling);

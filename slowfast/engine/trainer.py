@@ -13,6 +13,8 @@ Multigrid and other schedules plug in through ``self.schedule``, an optional obj
                                        optimizer state and the epoch count)
     lr_factor(epoch_float) -> float    multiplies the policy's LR (per-phase factor)
     is_eval_epoch(epoch) -> bool, is_checkpoint_epoch(epoch) -> bool
+    validation_cfg(cfg) -> cfg         optional: the config the val loader is built and run with
+                                       (multigrid: the default shape in every phase)
 
 A schedule that changes the number of epochs sets ``cfg.SOLVER.MAX_EPOCH`` before the Trainer is
 built. Every step above is a small method a subclass may override.
@@ -77,6 +79,8 @@ class Trainer:
 
         self.val_meter = ValMeter(self.max_epoch, self.topk, self.device)
         self.writer = self.build_writer()
+        # The schedule may reshape training; validation stays at the shape the model is tested at.
+        self.val_cfg = schedule.validation_cfg(cfg) if hasattr(schedule, "validation_cfg") else cfg
         self.train_loader = self.val_loader = None
         self.last_val_stats: Optional[Dict] = None
 
@@ -117,7 +121,7 @@ class Trainer:
     def construct_loader(self, split: str):
         from slowfast.datasets.loader import construct_loader
 
-        return construct_loader(self.cfg, split)
+        return construct_loader(self.val_cfg if split == "val" else self.cfg, split)
 
     def shuffle_loader(self, loader, epoch: int) -> None:
         from slowfast.datasets.loader import shuffle_dataset
@@ -125,9 +129,10 @@ class Trainer:
         shuffle_dataset(loader, epoch)
 
     def build_loaders(self) -> None:
-        """(Re)build the train and val loaders for the current ``cfg`` shape."""
+        """(Re)build the train loader for the current ``cfg`` shape; build the val loader once."""
         self.train_loader = self.construct_loader("train")
-        self.val_loader = self.construct_loader("val")
+        if self.val_loader is None:
+            self.val_loader = self.construct_loader("val")
 
     def rebuild_model(self) -> None:
         """Rebuild the model for the current ``cfg`` (new norm layers for a new batch shape),
@@ -256,7 +261,7 @@ class Trainer:
             # with different numbers of val batches would not all reach.
             model = du.unwrap_model(self.model)
             self.last_val_stats = validate_epoch(
-                model, self.val_loader, self.val_meter, epoch, self.cfg, self.device, self.writer
+                model, self.val_loader, self.val_meter, epoch, self.val_cfg, self.device, self.writer
             )
         du.barrier()  # no rank starts the next epoch before the checkpoint exists
 

@@ -97,6 +97,17 @@ def test_generation_is_byte_identical_for_a_seed_and_differs_across_seeds(tmp_pa
     assert not filecmp.cmp(os.path.join(a, "videos", names[0]), os.path.join(c, "videos", names[0]), shallow=False)
 
 
+def test_dataset_reads_a_frozen_config_without_changing_it(tmp_path):
+    cfg = tiny_cfg(tmp_path / "ds")
+    cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_JITTER_SCALES, cfg.DATA.TRAIN_CROP_SIZE = 4, [48, 48], 32
+    cfg.SLOWFAST.ALPHA = 4
+    cfg.freeze()
+    dataset = synthetic.Synthetic(cfg, "val")
+    assert len(dataset) == len(CLASS_NAMES) and cfg.DATA.PATH_TO_DATA_DIR == ""
+    inputs, label, _, _ = dataset[0]
+    assert [tuple(x.shape) for x in inputs] == [(3, 1, 32, 32), (3, 4, 32, 32)] and 0 <= label < len(CLASS_NAMES)
+
+
 def test_existing_dataset_is_reused(tmp_path, monkeypatch):
     cfg = tiny_cfg(tmp_path / "ds")
     root = ensure_synthetic_dataset(cfg)

@@ -112,6 +112,10 @@ def test_both_cycles_train_checkpoint_resume_mid_phase_and_finish(synthetic_root
     assert by_epoch[5][:3] == [(8, 4, 16, False), (4, 4, 23, False), (2, 4, 32, False)]
     assert by_epoch[7][:3] == [(4, 8, 16, False), (2, 8, 23, False), (1, 8, 32, False)]
     assert sorted(by_epoch) == list(range(8))
+    # Validation ran at the default shape (B 1, T 8, S 32) in every phase: its loader, built in
+    # phase 0, was never rebuilt.
+    val_inputs, *_ = next(iter(full.val_loader))
+    assert full.val_loader.batch_size == 1 and val_inputs[-1].shape[2:] == (8, 32, 32)
     saved = [path.rsplit("_", 1)[1] for path in cu.list_checkpoints(str(tmp_path / "uninterrupted"))]
     assert saved == ["00001.pyth", "00003.pyth", "00004.pyth", "00005.pyth", "00006.pyth", "00007.pyth", "00008.pyth"]
 

@@ -94,6 +94,27 @@ def main(argv=None):
                         "final_top1": curve[-1][2], "epoch_reaching_target": epoch, "seconds_to_target": seconds,
                         "curve(epoch, train_s, val_top1)": curve}
     print(json.dumps(report, indent=1))
+    print(format_table(report, names))
+
+
+def format_table(report, names) -> str:
+    """The runs side by side: epochs, training time, best top-1, time to the target and the
+    multigrid speed-up (plain time / multigrid time) when both runs reached it."""
+    target = report["target_top1"]
+    header = ("run", "epochs", "train s", "best top-1", f"epoch to {target:g}%", f"s to {target:g}%")
+    rows = []
+    for name in names:
+        r = report[name]
+        reached = r["seconds_to_target"] is not None
+        rows.append((name, str(r["epochs"]), f"{r['train_seconds']:.0f}", f"{r['best_top1']:.1f}",
+                     str(r["epoch_reaching_target"]) if reached else "-",
+                     f"{r['seconds_to_target']:.0f}" if reached else "not reached"))
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in (header, *rows)]
+    seconds = [report.get(name, {}).get("seconds_to_target") for name in ("plain", "multigrid")]
+    if None not in seconds:
+        lines.append(f"multigrid speed-up to {target:g}% top-1: {seconds[0] / seconds[1]:.2f}x")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

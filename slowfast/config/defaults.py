@@ -223,8 +223,17 @@ _C.MULTIGRID.LONG_CYCLE_FACTORS = [
     (0.5, 1),
     (1, 1),
 ]
+# Grow the batch as the clip shrinks (batch x T x S^2 constant, long and short cycle) and the LR
+# with it, as published: fills an accelerator. False keeps the default batch and LR in every shape,
+# so smaller clips make cheaper steps instead (CPU training, where a step costs what its clips
+# cost); the epochs of the phases are the published ones either way.
+_C.MULTIGRID.SCALE_BATCH = True
 # Per-device batch above which sub-batch BN computes statistics over splits of this size.
 _C.MULTIGRID.BN_BASE_SIZE = 8
+# Validation runs at the default shape in every phase. Before it (and before a checkpoint) in a
+# phase of another shape, recompute the BN statistics at the default shape over this many training
+# batches: the phase's own statistics do not fit full-size clips (0 = keep them).
+_C.MULTIGRID.DEFAULT_SHAPE_BN_BATCHES = 10
 # During the long cycle, validate and checkpoint about this many times per phase (always at its end).
 _C.MULTIGRID.EVAL_FREQ = 3
 # Set by the trainer: sampling rate of the current long-cycle phase (0 = DATA.SAMPLING_RATE).

@@ -29,12 +29,14 @@ def short_cycle_shapes(batch_size: int, crop_size: int, cfg) -> List[Tuple[int, 
 
     Crops are the default-relative :func:`short_cycle_crop_sizes` (never above ``crop_size``);
     batches grow by the rounded pixel ratio against ``crop_size`` so that ``batch * crop^2``
-    stays about constant. The last pair is ``(batch_size, crop_size)`` itself.
+    stays about constant (with ``MULTIGRID.SCALE_BATCH``; else they stay ``batch_size``). The
+    last pair is ``(batch_size, crop_size)`` itself.
     """
     shapes = []
     for crop in short_cycle_crop_sizes(cfg):
         crop = min(crop, crop_size)
-        shapes.append((batch_size * max(1, int(round((crop_size / crop) ** 2))), crop))
+        factor = max(1, int(round((crop_size / crop) ** 2))) if cfg.MULTIGRID.SCALE_BATCH else 1
+        shapes.append((batch_size * factor, crop))
     return shapes + [(batch_size, crop_size)]
 
 

@@ -170,7 +170,8 @@ def long_cycle_schedule(cfg) -> List[Phase]:
     (short-cycle averaged) batch sizes; the last LR step becomes a fine-tune phase at the full
     shape, given the same iteration saving as the rest; then all phases are rescaled to
     ``MAX_EPOCH * EPOCH_FACTOR`` epochs and their cumulative ends rounded. Uses the original
-    MAX_EPOCH (``MULTIGRID.BASE_MAX_EPOCH`` once :func:`init_multigrid` ran).
+    MAX_EPOCH (``MULTIGRID.BASE_MAX_EPOCH`` once :func:`init_multigrid` ran). Without
+    ``MULTIGRID.SCALE_BATCH`` every phase keeps batch factor 1 (and the step's LR).
     """
     _check_long_cycle_solver(cfg)
     solver = cfg.SOLVER
@@ -196,6 +197,8 @@ def long_cycle_schedule(cfg) -> List[Phase]:
     for index, (step, (factor, t, s), epochs) in enumerate(raw):
         cumulative += epochs * scale
         end = int(round(cumulative))
+        if not cfg.MULTIGRID.SCALE_BATCH:  # same epochs, default batch and LR
+            factor = 1
         lr = solver.BASE_LR * solver.LRS[step] * factor
         phases.append(Phase(index, step, factor, t, int(s), start, end, lr, finetune=index == len(raw) - 1))
         start = end
@@ -281,15 +284,26 @@ class MultigridSchedule:
         return bool(changed)
 
     def validation_cfg(self, cfg):
-        """A copy of ``cfg`` at the run's default shape (batch, frames, crop, sampling rate) for
-        the val split: validating every phase at the shape the model is tested at keeps the
-        accuracies comparable across phases and with the final test."""
+        """A copy of ``cfg`` at the run's default shape (batch, frames, crop, sampling rate, no
+        short cycle) for the val split and for the BN statistics validation uses: validating
+        every phase at the shape the model is tested at keeps the accuracies comparable across
+        phases and with the final test."""
         val_cfg = cfg.clone()
         val_cfg.defrost()
         val_cfg.TRAIN.BATCH_SIZE, val_cfg.DATA.NUM_FRAMES, val_cfg.DATA.TRAIN_CROP_SIZE = default_shape(cfg)
         val_cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
+        val_cfg.MULTIGRID.SHORT_CYCLE = False
         val_cfg.freeze()
         return val_cfg
+
+    def default_shape_bn_batches(self, cfg, epoch: int) -> int:
+        """Training batches to recompute BN statistics over at the default shape after
+        ``epoch`` (``MULTIGRID.DEFAULT_SHAPE_BN_BATCHES``; 0 in phases of the default shape)."""
+        phase = self.phase_at(epoch)
+        _, default_t, default_s = default_shape(cfg)
+        if (phase.num_frames, phase.crop_size) == (default_t, default_s):
+            return 0
+        return cfg.MULTIGRID.DEFAULT_SHAPE_BN_BATCHES
 
     def lr_factor(self, epoch: float) -> float:
         """Multiplier of the LR policy's value: the batch factor of the phase (linear scaling);

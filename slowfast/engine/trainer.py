@@ -2,7 +2,7 @@
 
 Per epoch: ``on_epoch_start`` (schedule, loaders, reseed, shuffle) -> ``train_epoch`` (per
 iteration: LR from ``lr_at``, forward under optional autocast, non-finite loss check, backward,
-clipping, step, meters) -> ``on_epoch_end`` (precise BN, checkpoint, validation).
+clipping, step, meters) -> ``on_epoch_end`` (BN statistics, checkpoint, validation).
 
 Multigrid and other schedules plug in through ``self.schedule``, an optional object with
 
@@ -15,6 +15,9 @@ Multigrid and other schedules plug in through ``self.schedule``, an optional obj
     is_eval_epoch(epoch) -> bool, is_checkpoint_epoch(epoch) -> bool
     validation_cfg(cfg) -> cfg         optional: the config the val loader is built and run with
                                        (multigrid: the default shape in every phase)
+    default_shape_bn_batches(cfg, epoch) -> int
+                                       optional: training batches at the validation shape to
+                                       recompute BN statistics over before validating (0: none)
 
 A schedule that changes the number of epochs sets ``cfg.SOLVER.MAX_EPOCH`` before the Trainer is
 built. Every step above is a small method a subclass may override.
@@ -81,7 +84,7 @@ class Trainer:
         self.writer = self.build_writer()
         # The schedule may reshape training; validation stays at the shape the model is tested at.
         self.val_cfg = schedule.validation_cfg(cfg) if hasattr(schedule, "validation_cfg") else cfg
-        self.train_loader = self.val_loader = None
+        self.train_loader = self.val_loader = self.default_shape_loader = None
         self.last_val_stats: Optional[Dict] = None
 
     # ------------------------------------------------------------------ set-up
@@ -250,10 +253,10 @@ class Trainer:
         )
 
     def on_epoch_end(self, epoch: int) -> None:
-        """Precise BN, checkpoint and validation as the schedule says."""
+        """BN statistics, checkpoint and validation as the schedule says."""
         save, evaluate = self.is_checkpoint_epoch(epoch), self.is_eval_epoch(epoch)
-        if (save or evaluate) and self.cfg.BN.USE_PRECISE_STATS:
-            self.update_precise_bn()
+        if save or evaluate:
+            self.refresh_bn_statistics(epoch)
         if save:
             cu.save_checkpoint(self.cfg.OUTPUT_DIR, self.model, self.optimizer, epoch, self.cfg, self.scaler)
         if evaluate:
@@ -266,16 +269,33 @@ class Trainer:
         du.barrier()  # no rank starts the next epoch before the checkpoint exists
 
     # ------------------------------------------------------------------ helpers
-    def update_precise_bn(self) -> None:
-        """Recompute BN statistics on training batches (fvcore) and average them over ranks."""
+    def refresh_bn_statistics(self, epoch: int) -> None:
+        """Before a checkpoint or validation: precise BN (``BN.USE_PRECISE_STATS``) on the
+        training batches, then, when the schedule trains at another shape than validation uses
+        (``schedule.default_shape_bn_batches``), BN statistics at the validation shape."""
+        if self.cfg.BN.USE_PRECISE_STATS:
+            self.update_precise_bn(self.train_loader, self.cfg.BN.NUM_BATCHES_PRECISE)
+        default_shape_batches = getattr(self.schedule, "default_shape_bn_batches", None)
+        num_batches = default_shape_batches(self.cfg, epoch) if default_shape_batches else 0
+        if num_batches:
+            if self.default_shape_loader is None:
+                from slowfast.datasets.loader import construct_loader
+
+                self.default_shape_loader = construct_loader(self.val_cfg, "train")
+            self.shuffle_loader(self.default_shape_loader, epoch)  # the same batches after a resume
+            self.update_precise_bn(self.default_shape_loader, num_batches)
+
+    def update_precise_bn(self, loader, num_batches: int) -> None:
+        """Recompute BN statistics over ``num_batches`` of ``loader`` (fvcore) and average them over ranks.
+        Running statistics are not used by training, so this changes evaluation only."""
         from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 
         model = du.unwrap_model(self.model)
         bn_layers = get_bn_modules(model)
         if not bn_layers:
             return
-        num_iters = min(self.cfg.BN.NUM_BATCHES_PRECISE, len(self.train_loader))
-        batches = (to_device(inputs, self.device, memory_format(self.cfg)) for inputs, *_ in self.train_loader)
+        num_iters = min(num_batches, len(loader))
+        batches = (to_device(inputs, self.device, memory_format(self.cfg)) for inputs, *_ in loader)
         update_bn_stats(model, batches, num_iters)
         du.all_reduce_mean([buffer for bn in bn_layers for buffer in (bn.running_mean, bn.running_var)])
 

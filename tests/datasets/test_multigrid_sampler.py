@@ -39,6 +39,9 @@ def test_shapes_are_relative_to_the_default_crop():
     assert short_cycle_shapes(4, 224, multigrid_cfg()) == [(16, 112), (8, 158), (4, 224)]
     # Long-cycle phase at crop 158: short-cycle crops stay 112 and 158 (default crop 224 x factors).
     assert short_cycle_shapes(32, 158, multigrid_cfg(crop=158)) == [(64, 112), (32, 158), (32, 158)]
+    unscaled = multigrid_cfg()
+    unscaled.MULTIGRID.SCALE_BATCH = False
+    assert short_cycle_shapes(4, 224, unscaled) == [(4, 112), (4, 158), (4, 224)]
 
 
 def test_sampler_rotates_the_three_batch_sizes_with_their_crops():

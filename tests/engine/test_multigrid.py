@@ -95,6 +95,35 @@ def test_phase_lr_is_step_lr_times_batch_factor():
     assert trainer_lr(400) == pytest.approx(0.0001)
 
 
+def test_without_batch_scaling_phases_keep_their_epochs_and_the_default_batch_and_lr():
+    scaled = multigrid.MultigridSchedule(multigrid.init_multigrid(kinetics_multigrid_cfg()))
+    cfg = kinetics_multigrid_cfg()
+    cfg.MULTIGRID.SCALE_BATCH = False
+    cfg.NUM_GPUS = 0
+    cfg = multigrid.init_multigrid(cfg)
+    schedule = multigrid.MultigridSchedule(cfg)
+    assert [p.end_epoch for p in schedule.phases] == BOTH_CYCLES_ENDS
+    assert [(p.num_frames, p.crop_size) for p in schedule.phases] == [
+        (p.num_frames, p.crop_size) for p in scaled.phases]
+    assert {p.batch_factor for p in schedule.phases} == {1}
+    assert [round(p.lr, 10) for p in schedule.phases] == [
+        0.1] * 4 + [0.01] * 4 + [0.001] * 4 + [0.0001]
+    assert schedule.lr_factor(0) == 1.0
+    schedule.update_shape(cfg, 0, world_size=1)
+    assert (cfg.TRAIN.BATCH_SIZE, cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE) == (64, 8, 158)
+    assert (cfg.BN.NORM_TYPE, cfg.BN.NUM_SPLITS) == ("sub_batchnorm", 8)  # 64 per device, base 8
+    assert "64@112 64@158 64@158" in multigrid.format_schedule_table(cfg)
+
+
+def test_bn_statistics_are_recomputed_at_the_default_shape_only_in_other_shapes():
+    cfg = multigrid.init_multigrid(kinetics_multigrid_cfg())
+    schedule = multigrid.MultigridSchedule(cfg)
+    assert [schedule.default_shape_bn_batches(cfg, p.start_epoch) for p in schedule.phases] == [10, 10, 10, 0] * 3 + [0]
+    val_cfg = schedule.validation_cfg(cfg)
+    assert (val_cfg.TRAIN.BATCH_SIZE, val_cfg.DATA.NUM_FRAMES, val_cfg.DATA.TRAIN_CROP_SIZE) == (64, 32, 224)
+    assert not val_cfg.MULTIGRID.SHORT_CYCLE and val_cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE == 0
+
+
 def test_eval_and_checkpoint_epochs_follow_the_phases():
     schedule = multigrid.MultigridSchedule(multigrid.init_multigrid(kinetics_multigrid_cfg()))
     evals = [e for e in range(358) if schedule.is_eval_epoch(e)]

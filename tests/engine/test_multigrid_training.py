@@ -47,8 +47,14 @@ class RecordingTrainer(Trainer):
     stop_at_epoch = None
 
     def __init__(self, cfg, schedule):
-        self.records = []
+        self.records, self.bn_refreshes = [], []
         super().__init__(cfg, schedule)
+
+    def update_precise_bn(self, loader, num_batches):
+        epoch = self.records[-1][0]
+        inputs, *_ = next(iter(loader))
+        self.bn_refreshes.append((epoch, num_batches, tuple(inputs[-1].shape[2:])))
+        super().update_precise_bn(loader, num_batches)
 
     def on_epoch_start(self, epoch):
         if epoch == self.stop_at_epoch:
@@ -116,6 +122,9 @@ def test_both_cycles_train_checkpoint_resume_mid_phase_and_finish(synthetic_root
     # phase 0, was never rebuilt.
     val_inputs, *_ = next(iter(full.val_loader))
     assert full.val_loader.batch_size == 1 and val_inputs[-1].shape[2:] == (8, 32, 32)
+    # Before validating in phases 0-2 (not of the default shape), BN statistics were recomputed
+    # over default-shape training batches; not in phase 3 and the fine-tune phase.
+    assert full.bn_refreshes == [(epoch, 10, (8, 32, 32)) for epoch in (0, 2, 3, 4, 5)]
     saved = [path.rsplit("_", 1)[1] for path in cu.list_checkpoints(str(tmp_path / "uninterrupted"))]
     assert saved == ["00001.pyth", "00003.pyth", "00004.pyth", "00005.pyth", "00006.pyth", "00007.pyth", "00008.pyth"]
 

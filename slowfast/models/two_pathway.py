@@ -43,7 +43,6 @@ Example (a toy two-pathway net; a real backbone's builder returns its own blocks
 Explicit names are free-form: MobileNetV2's fusion after ``s2`` is ``StageSpec("s2", ...,
 fuse_name="s3_fuse")``.
 """
-import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -187,29 +186,15 @@ class TwoPathwayNet(nn.Module):
 
 
 @torch.no_grad()
-def msra_fill_per_group(conv: nn.Conv3d) -> None:
-    """He-normal (fan-out) weights, with the fan-out of one group: ``out / groups x kernel``.
-
-    ``nn.init.kaiming_normal_`` counts every output channel, which for a depthwise conv
-    (ShuffleNet, MobileNetV2, GhostNet) gives weights ``sqrt(groups)`` times too small; behind a
-    BN, the gradient of a weight grows as its norm shrinks, and those stems and depthwise convs
-    then diverged at LRs their dense counterparts train at. Equal to ``kaiming_normal_`` when
-    ``groups == 1`` (timm's ``_init_weight_goog`` makes the same correction).
-    """
-    fan_out = conv.out_channels // conv.groups * math.prod(conv.kernel_size)
-    conv.weight.normal_(mean=0.0, std=math.sqrt(2.0 / fan_out))
-
-
-@torch.no_grad()
 def init_weights(model: nn.Module, fc_init_std: float = 0.01, zero_init_final_bn: bool = False) -> None:
-    """Public-SlowFast initialisation: MSRA (He normal, fan-out per group) for convs with zero bias; norm
+    """Public-SlowFast initialisation: MSRA (He normal, fan-out) for convs with zero bias; norm
     gamma 1 / beta 0, or gamma 0 for block-final norms (``transform_final_bn``) when
     ``zero_init_final_bn`` (the block starts as the identity); Linear ``N(0, fc_init_std)``, bias 0.
     Parameters of other kinds (e.g. CMDA's gate, initialised to 0) are left alone.
     """
     for module in model.modules():
         if isinstance(module, nn.Conv3d):
-            msra_fill_per_group(module)
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
             if module.bias is not None:
                 module.bias.zero_()
         elif isinstance(module, nn.modules.batchnorm._NormBase):

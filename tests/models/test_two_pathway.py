@@ -97,12 +97,3 @@ def test_init_weights_public_convention():
     # MSRA fan-out: std = sqrt(2 / (out_channels * kernel volume)) = sqrt(2 / 4).
     init_weights(model, zero_init_final_bn=False)
     assert torch.equal(model[1].weight, torch.ones(4))
-
-
-def test_msra_fan_out_counts_one_group():
-    """Depthwise convs get std sqrt(2 / kernel volume), not sqrt(groups) times less (torch's fan-out)."""
-    torch.manual_seed(0)
-    dense, depthwise = nn.Conv3d(16, 64, 3, bias=False), nn.Conv3d(64, 64, 3, groups=64, bias=False)
-    init_weights(nn.Sequential(dense, depthwise))
-    assert dense.weight.std().item() == pytest.approx((2 / (64 * 27)) ** 0.5, rel=0.03)
-    assert depthwise.weight.std().item() == pytest.approx((2 / 27) ** 0.5, rel=0.05)

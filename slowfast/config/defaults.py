@@ -299,7 +299,8 @@ _C.BN.WEIGHT_DECAY = 0.0
 _C.BN.NORM_TYPE = "batchnorm"
 # Sub-batch BN: number of splits of the per-device batch.
 _C.BN.NUM_SPLITS = 1
-# Sync BN: number of devices whose statistics are synchronised.
+# Sync BN: number of devices whose statistics are synchronised (consecutive ranks; rounded up to
+# a divisor of the world size; the whole world when at least its size).
 _C.BN.NUM_SYNC_DEVICES = 1
 
 # ---------------------------------------------------------------------------- #

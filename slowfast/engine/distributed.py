@@ -197,6 +197,31 @@ def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
+def sync_group_size(num_sync_devices: int, world_size: int) -> int:
+    """Processes per synchronised-BN group: the smallest divisor of ``world_size`` that is at
+    least ``num_sync_devices`` (the groups must tile the world; never fewer devices than asked)."""
+    if num_sync_devices >= world_size:
+        return world_size
+    return next(size for size in range(max(1, num_sync_devices), world_size + 1) if world_size % size == 0)
+
+
+def sync_bn_process_group(num_sync_devices: int):
+    """This rank's group for ``nn.SyncBatchNorm`` (``BN.NUM_SYNC_DEVICES``): blocks of
+    :func:`sync_group_size` consecutive ranks, i.e. devices of one machine first; None (every
+    process) when the block is the whole world. ``new_group`` is collective, so every rank creates
+    every group, in the same order: call it on all ranks, as building the model does."""
+    world_size = get_world_size()
+    size = sync_group_size(num_sync_devices, world_size)
+    if size >= world_size:
+        return None
+    rank, own_group = get_rank(), None
+    for start in range(0, world_size, size):
+        group = dist.new_group(list(range(start, start + size)))
+        if start <= rank < start + size:
+            own_group = group
+    return own_group
+
+
 # ---------------------------------------------------------------------------- #
 # Collectives (identity for a world of one)
 # ---------------------------------------------------------------------------- #

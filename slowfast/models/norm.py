@@ -19,7 +19,8 @@ def get_norm(cfg) -> NormLayer:
     """Return the constructor of the normalisation layer named by ``cfg.BN.NORM_TYPE``.
 
     Args:
-        cfg: the config; reads ``BN.NORM_TYPE`` (and ``BN.NUM_SPLITS`` for sub-batch BN).
+        cfg: the config; reads ``BN.NORM_TYPE`` (and ``BN.NUM_SPLITS`` for sub-batch BN,
+            ``BN.NUM_SYNC_DEVICES`` for synchronised BN).
     Returns:
         A callable ``norm_layer(num_features)`` building a norm over ``(N, C, T, H, W)`` tensors.
     """
@@ -36,8 +37,10 @@ def get_norm(cfg) -> NormLayer:
                 f"BN.NORM_TYPE 'sync_batchnorm' needs CUDA (NUM_GPUS > 0 and a GPU; NUM_GPUS is "
                 f"{cfg.NUM_GPUS}); use 'batchnorm' or 'sub_batchnorm' on the CPU"
             )
-        # Statistics over every process of the default group (torch's SyncBatchNorm).
-        return nn.SyncBatchNorm
+        from slowfast.engine.distributed import sync_bn_process_group
+
+        # Statistics over BN.NUM_SYNC_DEVICES devices (a block of consecutive ranks).
+        return partial(nn.SyncBatchNorm, process_group=sync_bn_process_group(cfg.BN.NUM_SYNC_DEVICES))
     # --- end multigrid ---
     raise NotImplementedError(
         f"BN.NORM_TYPE '{norm_type}' is not supported; known: 'batchnorm', 'sub_batchnorm', 'sync_batchnorm'"

@@ -76,3 +76,31 @@ def test_single_process_world_needs_no_group(tmp_path):
     tensor = torch.tensor([2.0])
     assert du.all_reduce_mean([tensor])[0].item() == 2.0
     assert du.per_process_batch_size(3) == 3
+
+
+def test_sync_group_size_tiles_the_world_with_at_least_the_asked_devices():
+    assert [du.sync_group_size(n, 8) for n in (1, 2, 3, 4, 5, 8, 16)] == [1, 2, 4, 4, 8, 8, 8]
+    assert du.sync_group_size(2, 1) == 1 and du.sync_group_size(3, 6) == 3
+
+
+def _sync_group_worker(rank, init_file, world_size, result_dir):
+    dist = torch.distributed
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        sums = {}
+        for num_sync in (2, 3):  # 3 rounds up to the whole world of 4
+            group = du.sync_bn_process_group(num_sync)
+            value = torch.tensor([float(rank)])
+            dist.all_reduce(value, group=group)
+            sums[num_sync] = (group is None, value.item())
+        torch.save(sums, os.path.join(result_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_sync_bn_groups_are_blocks_of_consecutive_ranks(tmp_path):
+    """Four gloo processes: NUM_SYNC_DEVICES 2 reduces over ranks {0, 1} and {2, 3}; 3 over all."""
+    torch.multiprocessing.spawn(_sync_group_worker, args=(str(tmp_path / "init"), 4, str(tmp_path)), nprocs=4)
+    results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(4)]
+    assert [r[2] for r in results] == [(False, 1.0), (False, 1.0), (False, 5.0), (False, 5.0)]
+    assert [r[3] for r in results] == [(True, 6.0)] * 4

@@ -7,8 +7,8 @@
 Torch threads follow NUM_CPU_THREADS (automatic: the cores the loader workers leave free).
 
 Trains the configured model twice from the same seed with the same stepwise LR recipe: once plainly
-and once with both multigrid cycles (MULTIGRID.LONG_CYCLE and SHORT_CYCLE), validating after every
-epoch. Reports, per run, the training wall-clock (validation excluded) at which the validation
+and once with the config's multigrid cycles (MULTIGRID.LONG_CYCLE, SHORT_CYCLE; both when the config
+turns neither on), validating after every epoch. Reports, per run, the training wall-clock (validation excluded) at which the validation
 top-1 accuracy first reached the target (default: the lower of the two runs' best accuracies, so
 both reach it), the best accuracy and the total training time. Outputs go to OUTPUT_DIR/{plain,multigrid}.
 """
@@ -56,11 +56,21 @@ class TimedTrainer(Trainer):
         self.curve.append((epoch + 1, round(self.train_seconds, 2), round(100.0 - self.last_val_stats["top1_err"], 2)))
 
 
-def run(cfg, use_multigrid: bool, name: str):
+def run_config(cfg, use_multigrid: bool, name: str):
+    """The config of one run: plain turns both cycles off; multigrid keeps the config's cycles
+    (both, when the config turns neither on). Outputs go to OUTPUT_DIR/name, never resumed."""
     cfg = cfg.clone()
     cfg.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, name)
     cfg.TRAIN.AUTO_RESUME = False
-    cfg.MULTIGRID.LONG_CYCLE = cfg.MULTIGRID.SHORT_CYCLE = use_multigrid
+    if not use_multigrid:
+        cfg.MULTIGRID.LONG_CYCLE = cfg.MULTIGRID.SHORT_CYCLE = False
+    elif not (cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE):
+        cfg.MULTIGRID.LONG_CYCLE = cfg.MULTIGRID.SHORT_CYCLE = True
+    return cfg
+
+
+def run(cfg, use_multigrid: bool, name: str):
+    cfg = run_config(cfg, use_multigrid, name)
     schedule = multigrid.build_schedule(cfg) if use_multigrid else None
     if schedule is not None:
         print(multigrid.format_schedule_table(cfg), flush=True)

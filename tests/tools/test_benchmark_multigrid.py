@@ -39,6 +39,20 @@ def test_table_shows_both_runs_and_the_speed_up():
     assert lines[2].endswith("not reached") and len(lines) == 3
 
 
+def test_multigrid_run_keeps_the_configs_cycles_and_plain_turns_them_off():
+    tool = _tool()
+    cfg = multigrid_cfg("unused", "out")
+    cfg.defrost()
+    cfg.MULTIGRID.SHORT_CYCLE = False
+    multigrid_run, plain_run = tool.run_config(cfg, True, "multigrid"), tool.run_config(cfg, False, "plain")
+    assert (multigrid_run.MULTIGRID.LONG_CYCLE, multigrid_run.MULTIGRID.SHORT_CYCLE) == (True, False)
+    assert (plain_run.MULTIGRID.LONG_CYCLE, plain_run.MULTIGRID.SHORT_CYCLE) == (False, False)
+    assert multigrid_run.OUTPUT_DIR.endswith("multigrid") and not plain_run.TRAIN.AUTO_RESUME
+    cfg.MULTIGRID.LONG_CYCLE = False  # neither cycle in the config: the multigrid run uses both
+    both = tool.run_config(cfg, True, "multigrid").MULTIGRID
+    assert (both.LONG_CYCLE, both.SHORT_CYCLE) == (True, True)
+
+
 def test_both_runs_of_a_tiny_config(tmp_path, capsys):
     config = tmp_path / "tiny_multigrid.yaml"
     config.write_text(multigrid_cfg(str(tmp_path / "synthetic"), tmp_path / "out").dump())

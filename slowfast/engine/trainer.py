@@ -121,10 +121,11 @@ class Trainer:
             return None
         return TensorboardWriter(self.cfg)
 
-    def construct_loader(self, split: str):
+    def construct_loader(self, split: str, cfg=None):
+        """The loader of ``split`` for ``cfg`` (default: the current training config)."""
         from slowfast.datasets.loader import construct_loader
 
-        return construct_loader(self.val_cfg if split == "val" else self.cfg, split)
+        return construct_loader(self.cfg if cfg is None else cfg, split)
 
     def shuffle_loader(self, loader, epoch: int) -> None:
         from slowfast.datasets.loader import shuffle_dataset
@@ -135,7 +136,7 @@ class Trainer:
         """(Re)build the train loader for the current ``cfg`` shape; build the val loader once."""
         self.train_loader = self.construct_loader("train")
         if self.val_loader is None:
-            self.val_loader = self.construct_loader("val")
+            self.val_loader = self.construct_loader("val", self.val_cfg)
 
     def rebuild_model(self) -> None:
         """Rebuild the model for the current ``cfg`` (new norm layers for a new batch shape),
@@ -270,20 +271,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def refresh_bn_statistics(self, epoch: int) -> None:
-        """Before a checkpoint or validation: precise BN (``BN.USE_PRECISE_STATS``) on the
-        training batches, then, when the schedule trains at another shape than validation uses
-        (``schedule.default_shape_bn_batches``), BN statistics at the validation shape."""
-        if self.cfg.BN.USE_PRECISE_STATS:
-            self.update_precise_bn(self.train_loader, self.cfg.BN.NUM_BATCHES_PRECISE)
+        """Before a checkpoint or validation: when the schedule trains at another shape than
+        validation uses (``schedule.default_shape_bn_batches``), BN statistics over training
+        batches at the validation shape; otherwise precise BN (``BN.USE_PRECISE_STATS``) on the
+        training batches. Never both: the second would overwrite the first."""
         default_shape_batches = getattr(self.schedule, "default_shape_bn_batches", None)
         num_batches = default_shape_batches(self.cfg, epoch) if default_shape_batches else 0
         if num_batches:
             if self.default_shape_loader is None:
-                from slowfast.datasets.loader import construct_loader
-
-                self.default_shape_loader = construct_loader(self.val_cfg, "train")
+                self.default_shape_loader = self.construct_loader("train", self.val_cfg)
             self.shuffle_loader(self.default_shape_loader, epoch)  # the same batches after a resume
+            if self.cfg.BN.USE_PRECISE_STATS:
+                num_batches = max(num_batches, self.cfg.BN.NUM_BATCHES_PRECISE)
             self.update_precise_bn(self.default_shape_loader, num_batches)
+        elif self.cfg.BN.USE_PRECISE_STATS:
+            self.update_precise_bn(self.train_loader, self.cfg.BN.NUM_BATCHES_PRECISE)
 
     def update_precise_bn(self, loader, num_batches: int) -> None:
         """Recompute BN statistics over ``num_batches`` of ``loader`` (fvcore) and average them over ranks.

@@ -132,8 +132,8 @@ class ToyTrainer(Trainer):
     fail_items = ()
     hooks = ()
 
-    def construct_loader(self, split):
-        return construct_toy_loader(self.cfg, split, self.noise, self.fail_items)
+    def construct_loader(self, split, cfg=None):
+        return construct_toy_loader(self.cfg if cfg is None else cfg, split, self.noise, self.fail_items)
 
     def shuffle_loader(self, loader, epoch):
         loader.sampler.set_epoch(epoch)

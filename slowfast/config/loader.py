@@ -10,10 +10,7 @@ from typing import List, Optional, Sequence
 import yaml
 
 from slowfast.config.defaults import get_cfg
-
-
-class ConfigError(ValueError):
-    """A config that cannot be loaded or is inconsistent; the message names the file or key."""
+from slowfast.utils.errors import ConfigError  # noqa: F401  (re-exported: tools import it from here)
 
 
 def build_arg_parser(description: str = "Train, test or demo a video model.") -> argparse.ArgumentParser:

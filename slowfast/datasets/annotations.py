@@ -18,8 +18,10 @@ import os
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from slowfast.utils.errors import DataError
 
-class AnnotationError(ValueError):
+
+class AnnotationError(DataError):
     """A malformed annotation line or an unusable annotation file."""
 
 

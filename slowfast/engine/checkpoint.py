@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 import torch
 
 from slowfast.engine import distributed as du
+from slowfast.utils.errors import CheckpointError  # noqa: F401  (re-exported)
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -22,10 +23,6 @@ logger = get_logger(__name__)
 CHECKPOINT_SUBDIR = "checkpoints"
 _CHECKPOINT_NAME = re.compile(r"^checkpoint_epoch_(\d{5,})\.pyth$")
 _DDP_PREFIX = "module."
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
 
 
 def get_checkpoint_dir(output_dir: str) -> str:

@@ -27,7 +27,7 @@ from slowfast.datasets.synthetic import CLASS_NAMES, render_clip, write_mp4  # n
 from slowfast.visualization.demo import run_demo  # noqa: E402
 from slowfast.visualization.gradcam import GradCAM, resize_maps  # noqa: E402
 from slowfast.visualization.overlay import blend_heatmap, draw_text_lines  # noqa: E402
-from slowfast.visualization.predictor import ClipPreprocessor, PytorchPredictor  # noqa: E402
+from slowfast.inference.predictor import ClipPreprocessor, PytorchPredictor  # noqa: E402
 from tests.visualization.conftest import ToySlowFast  # noqa: E402
 
 NAMES = ["moving left", "moving right", "moving up", "moving down", "no motion"]

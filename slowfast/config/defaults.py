@@ -62,7 +62,7 @@ _C.TEST.ENSEMBLE_METHOD = "sum"
 # File to write per-video predictions to ("" = do not write). Relative to OUTPUT_DIR.
 _C.TEST.SAVE_RESULTS_PATH = ""
 # Test with BatchNorm folded into the convolutions and the faster memory layout chosen by a timing
-# probe (deploy.inference.optimize_for_inference); off while Grad-CAM visualisation needs gradients.
+# probe (inference.optimize.optimize_for_inference); off while Grad-CAM visualisation needs gradients.
 _C.TEST.OPTIMIZE = True
 
 # ---------------------------------------------------------------------------- #
@@ -343,7 +343,7 @@ _C.DEMO.BACKEND = "pytorch"
 _C.DEMO.NUM_THREADS = 0
 
 # ---------------------------------------------------------------------------- #
-# Deployment: ONNX / TorchScript export and the onnxruntime back end (slowfast/deploy)
+# Deployment: ONNX / TorchScript export and the onnxruntime back end (slowfast/deploy, slowfast/inference)
 # ---------------------------------------------------------------------------- #
 _C.DEPLOY = CfgNode()
 # ONNX file run by DEMO.BACKEND onnx; "" = export the configured model (TEST.CHECKPOINT_FILE_PATH

@@ -1,8 +1,5 @@
-"""Deployment: ONNX / TorchScript export, the optimised inference path and the model benchmark.
+"""Deployment: ONNX / TorchScript export and its verification against eager PyTorch.
 
-Importing the package registers the ``onnx`` back end of ``DEMO.BACKEND``
-(``slowfast.deploy.onnx_predictor.OnnxPredictor``).
+Running exported or optimised models lives in ``slowfast.inference``.
 """
-from slowfast.deploy import onnx_predictor  # noqa: F401  (registers OnnxPredictor)
 from slowfast.deploy.export import ExportMismatchError, export_and_verify, export_onnx, export_torchscript  # noqa: F401
-from slowfast.deploy.inference import fold_batchnorm, optimize_for_inference, prepare_inputs  # noqa: F401

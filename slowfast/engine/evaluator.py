@@ -49,7 +49,7 @@ def inference_model(model: torch.nn.Module, cfg) -> torch.nn.Module:
     grad_cam = cfg.TENSORBOARD.ENABLE and cfg.TENSORBOARD.MODEL_VIS.ENABLE
     if not cfg.TEST.OPTIMIZE or grad_cam:
         return model
-    from slowfast.deploy.inference import optimize_for_inference
+    from slowfast.inference.optimize import optimize_for_inference
     from slowfast.models.info import input_shapes
 
     device = next(model.parameters()).device

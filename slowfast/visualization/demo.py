@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional
 import numpy as np
 
 from slowfast.visualization.overlay import draw_text_lines, prediction_lines
-from slowfast.visualization.predictor import Predictor, StreamingPredictor, window_length, window_stride
+from slowfast.inference.predictor import Predictor, StreamingPredictor, window_length, window_stride
 from slowfast.visualization.sources import FrameSource, Mp4Writer, WindowDisplay, demo_source
 
 logger = logging.getLogger(__name__)

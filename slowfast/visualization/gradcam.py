@@ -229,9 +229,9 @@ def explain_video(
     """
     from slowfast.datasets.transforms import pack_pathway_output
     from slowfast.datasets.video_reader import open_video_from_cfg
-    from slowfast.visualization.labels import class_name
+    from slowfast.inference.labels import class_name
     from slowfast.visualization.overlay import draw_text_lines
-    from slowfast.visualization.predictor import ClipPreprocessor, head_activation, window_length
+    from slowfast.inference.predictor import ClipPreprocessor, head_activation, window_length
 
     preprocess = ClipPreprocessor(cfg)
     with open_video_from_cfg(cfg, video_path) as reader:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from slowfast.visualization.gradcam import GradCAM, overlay_clip
-from slowfast.visualization.labels import class_name
+from slowfast.inference.labels import class_name
 from slowfast.visualization.tensorboard import TensorboardWriter
 
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torch.utils.tensorboard.summary import Summary  # noqa: E402
 
-from slowfast.visualization.labels import class_name, load_class_names  # noqa: E402
+from slowfast.inference.labels import class_name, load_class_names  # noqa: E402
 from slowfast.visualization.overlay import clip_to_uint8, encode_gif  # noqa: E402
 
 TensorOrList = Union[torch.Tensor, Sequence[torch.Tensor]]

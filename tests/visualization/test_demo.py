@@ -9,9 +9,9 @@ import pytest
 from slowfast.config.loader import load_config
 from slowfast.config.validate import assert_and_infer_cfg
 from slowfast.visualization.demo import run_demo
-from slowfast.visualization.labels import load_class_names
+from slowfast.inference.labels import load_class_names
 from slowfast.visualization.overlay import text_box_size
-from slowfast.visualization.predictor import PytorchPredictor
+from slowfast.inference.predictor import PytorchPredictor
 from slowfast.visualization.sources import WindowDisplay
 
 from .conftest import DEMO_CLIP

@@ -4,9 +4,9 @@ import os
 import pytest
 import torch
 
-from slowfast.deploy.onnx_predictor import OnnxPredictor, default_onnx_path
+from slowfast.inference.onnx_backend import OnnxPredictor, default_onnx_path
 from slowfast.models.build import build_model
-from slowfast.visualization.predictor import PytorchPredictor, build_predictor
+from slowfast.inference.predictor import PytorchPredictor, build_predictor
 from tests.deploy.conftest import EFFICIENT_MODELS, clip_inputs, perturb, tiny_cfg
 
 

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from slowfast.deploy.inference import (
+from slowfast.inference.optimize import (
     find_conv_bn_pairs,
     fold_batchnorm,
     fold_conv_bn,

@@ -20,7 +20,7 @@ Method (the machine is shared and noisy):
 
 Entry points: ``benchmark_configs`` (parent, subprocess per model), ``format_markdown`` and
 ``write_markdown`` (a table between markers in a file, rows merged by config), and ``python -m
-slowfast.deploy.benchmark --worker ...`` (the per-model measurements; internal).
+slowfast.inference.benchmark --worker ...`` (the per-model measurements; internal).
 """
 import argparse
 import copy
@@ -113,7 +113,7 @@ def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> D
     """Per back end of ``settings.backends``, a function ``inputs -> zero-argument callable`` that
     runs one batch. The optimised model and the ONNX file are made once, at batch 1."""
     from slowfast.deploy.export import export_onnx, onnx_session, run_onnx
-    from slowfast.deploy.inference import optimize_for_inference, prepare_inputs
+    from slowfast.inference.optimize import optimize_for_inference, prepare_inputs
 
     example = model_inputs(cfg, 1)
     backends: Dict[str, Callable] = {}
@@ -221,13 +221,13 @@ def _error_summary(stderr: str, tail: int = 1500) -> str:
 
 
 def _run_worker(task: str, cfg_path: str, settings: BenchmarkSettings, workdir: str, timeout: float) -> Dict:
-    """Run ``python -m slowfast.deploy.benchmark --worker task`` and parse its last output line (JSON)."""
+    """Run ``python -m slowfast.inference.benchmark --worker task`` and parse its last output line (JSON)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
     env["OMP_NUM_THREADS"] = str(settings.threads)
     if not settings.spin_wait:
         env["OMP_WAIT_POLICY"] = "PASSIVE"  # read once when the OpenMP runtime starts
-    command = [sys.executable, "-m", "slowfast.deploy.benchmark", "--worker", task, "--cfg-file", cfg_path,
+    command = [sys.executable, "-m", "slowfast.inference.benchmark", "--worker", task, "--cfg-file", cfg_path,
                "--workdir", workdir, "--settings", json.dumps(dataclasses.asdict(settings))]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     lines = done.stdout.strip().splitlines()

@@ -1,6 +1,6 @@
 """onnxruntime back end of the demo and the streaming API (``DEMO.BACKEND onnx``).
 
-``OnnxPredictor(cfg)`` has the interface of ``slowfast.visualization.predictor.Predictor``:
+``OnnxPredictor(cfg)`` has the interface of ``slowfast.inference.predictor.Predictor``:
 ``__call__(inputs: List[Tensor]) -> probabilities (N, K)``, one ``(N, C, T, H, W)`` tensor per
 pathway. It runs ``DEPLOY.ONNX_PATH``; when that is empty it exports the configured model
 (``TEST.CHECKPOINT_FILE_PATH`` weights) at the first clip's shape to
@@ -14,7 +14,7 @@ from typing import List, Optional
 import torch
 
 from slowfast.deploy.export import export_onnx, onnx_session, run_onnx, verify_onnx
-from slowfast.visualization.predictor import PREDICTOR_REGISTRY, head_activation, load_model_for_inference
+from slowfast.inference.predictor import PREDICTOR_REGISTRY, head_activation, load_model_for_inference
 
 logger = logging.getLogger(__name__)
 

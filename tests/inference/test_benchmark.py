@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from slowfast.deploy import benchmark
-from slowfast.deploy.benchmark import (
+from slowfast.inference import benchmark
+from slowfast.inference.benchmark import (
     BenchmarkSettings, format_markdown, table_columns, time_side_by_side, with_materialised_attention, write_markdown,
 )
 from slowfast.models import build_model

@@ -5,7 +5,7 @@ Three small pieces, each replaceable:
 * ``Predictor``: ``__call__(inputs: List[Tensor]) -> probabilities (N, K)``, one ``(N, C, T, H, W)``
   tensor per pathway. ``PytorchPredictor`` runs the framework's model; another back end
   registers ``<Name>Predictor(cfg)`` in ``PREDICTOR_REGISTRY`` and is chosen by ``DEMO.BACKEND name``
-  (``OnnxPredictor`` <- ``onnx``), the registering module being imported by ``slowfast.deploy``.
+  (``OnnxPredictor`` <- ``onnx``), the registering module being imported by ``build_predictor``.
 * ``ClipPreprocessor``: a window of decoded RGB frames -> the model's pathway inputs, with the
   evaluator's own transforms (``slowfast.datasets.transforms``).
 * ``sliding_windows``: any frame iterator -> windows of ``NUM_FRAMES * SAMPLING_RATE`` frames
@@ -27,7 +27,7 @@ from fvcore.common.registry import Registry
 
 from slowfast.datasets.transforms import frames_to_tchw, normalize, pack_pathway_output, short_side_scale
 from slowfast.models.build import build_model, get_device
-from slowfast.visualization.labels import class_name, load_class_names
+from slowfast.inference.labels import class_name, load_class_names
 
 PREDICTOR_REGISTRY = Registry("PREDICTOR")
 PREDICTOR_REGISTRY.__doc__ = "Inference back ends of the demo, selected by DEMO.BACKEND."
@@ -64,12 +64,11 @@ class PytorchPredictor:
     """The framework's own model; ``DEMO.BACKEND pytorch``.
 
     On the first call the model is optimised for inference at that input shape (BatchNorm
-    folded, faster memory layout) by ``slowfast.deploy.inference`` when ``optimize`` is True.
+    folded, faster memory layout) by ``slowfast.inference.optimize`` when ``optimize`` is True.
     """
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None, optimize: bool = True):
-        # Imported here: slowfast.deploy imports this module to register its own back ends.
-        from slowfast.deploy.inference import optimize_for_inference, prepare_inputs
+        from slowfast.inference.optimize import optimize_for_inference, prepare_inputs
 
         self._optimize_for_inference = optimize_for_inference if optimize else None
         self._prepare_inputs = prepare_inputs
@@ -93,7 +92,7 @@ def build_predictor(cfg, model: Optional[torch.nn.Module] = None) -> Predictor:
     backend = cfg.DEMO.BACKEND.lower()
     if backend == "pytorch":
         return PytorchPredictor(cfg, model)
-    import slowfast.deploy  # noqa: F401  (the deploy package registers its back ends, e.g. onnx)
+    from slowfast.inference import onnx_backend  # noqa: F401  (registers OnnxPredictor)
 
     by_lower_name = {name.lower().removesuffix("predictor"): cls for name, cls in PREDICTOR_REGISTRY}
     if backend not in by_lower_name:

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from slowfast.visualization.labels import load_class_names
-from slowfast.visualization.predictor import (
+from slowfast.inference.labels import load_class_names
+from slowfast.inference.predictor import (
     ClipPreprocessor,
     PytorchPredictor,
     StreamingPredictor,
@@ -118,7 +118,7 @@ def test_label_count_must_match_the_model(tmp_path):
         load_class_names(str(path), num_classes=3)
 
 
-def test_onnx_backend_comes_from_the_deploy_package(toy_cfg, toy_model):
+def test_onnx_backend_is_registered_on_demand(toy_cfg, toy_model):
     toy_cfg.DEMO.BACKEND = "onnx"
     predictor = build_predictor(toy_cfg, toy_model)
     assert type(predictor).__name__ == "OnnxPredictor" and predictor.model is toy_model

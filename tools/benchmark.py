@@ -11,7 +11,7 @@ It prints a Markdown table: params, GFLOPs, clips/s (latency ms) of PyTorch eage
 eager path and onnxruntime at each batch size, training clips/s and peak RSS. ``--cfg`` and the
 ``KEY VALUE`` overrides (before the list-valued flags, or after ``--opts``) are honoured (an
 upstream version ignored ``--cfg``). Clips are ``DATA.NUM_FRAMES`` at ``DATA.TRAIN_CROP_SIZE``². The logic lives in
-``slowfast.deploy.benchmark``.
+``slowfast.inference.benchmark``.
 
 Data benchmark (``slowfast.datasets.benchmark``):
 
@@ -27,7 +27,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
-from slowfast.deploy.benchmark import BACKENDS  # noqa: E402
+from slowfast.inference.benchmark import BACKENDS  # noqa: E402
 
 
 def build_parser():
@@ -66,7 +66,7 @@ def model_configs(args):
 
 
 def run_model_mode(args, parser) -> int:
-    from slowfast.deploy.benchmark import BenchmarkSettings, benchmark_config, format_markdown, write_markdown
+    from slowfast.inference.benchmark import BenchmarkSettings, benchmark_config, format_markdown, write_markdown
 
     files = model_configs(args)
     if not files:

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.deploy.export import ExportMismatchError, export_and_verify  # noqa: E402
-from slowfast.deploy.inference import fold_batchnorm  # noqa: E402
+from slowfast.inference.optimize import fold_batchnorm  # noqa: E402
 from slowfast.models.build import build_model  # noqa: E402
 from slowfast.models.info import input_shapes  # noqa: E402
 

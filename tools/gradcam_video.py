@@ -19,8 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from slowfast.config.loader import load_config, parse_args  # noqa: E402
 from slowfast.visualization.gradcam import explain_video  # noqa: E402
-from slowfast.visualization.labels import load_class_names  # noqa: E402
-from slowfast.visualization.predictor import load_model_for_inference  # noqa: E402
+from slowfast.inference.labels import load_class_names  # noqa: E402
+from slowfast.inference.predictor import load_model_for_inference  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

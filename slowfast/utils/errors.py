@@ -25,6 +25,10 @@ class SlowFastError(Exception):
         self.hint = hint
         self.details = list(details)
 
+    def __reduce__(self):
+        # Keep hint and details when pickled (an error raised in a spawned process reaches the parent).
+        return type(self), (self.message, self.hint, self.details)
+
     def one_line(self) -> str:
         """``<message>; <hint>`` (or the message alone)."""
         return f"{self.message}; {self.hint}" if self.hint else self.message

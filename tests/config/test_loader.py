@@ -72,9 +72,36 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 
 
 def test_missing_file_and_odd_overrides(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+    with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
         load_config(None, str(tmp_path / "nope.yaml"))
     with pytest.raises(SystemExit):
         parse_args(["TRAIN.BATCH_SIZE"])
     with pytest.raises(SystemExit):
         parse_args(["--not_a_flag", "1"])
+
+
+def test_typos_get_the_nearest_names(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(parse_args(["SOLVER.MAX_EPOCHS", "3"]))
+    assert error.value.message == "command-line overrides: unknown config key SOLVER.MAX_EPOCHS"
+    assert error.value.hint.startswith("did you mean SOLVER.MAX_EPOCH ")
+    path = write(tmp_path / "typo.yaml", "SOLVER:\n  MAX_EPOCHS: 3\n")
+    with pytest.raises(ConfigError, match=r"typo\.yaml.*unknown config key SOLVER\.MAX_EPOCHS; did you mean SOLVER\.MAX_EPOCH"):
+        load_config(None, path)
+    with pytest.raises(ConfigError) as error:  # a key of another section
+        load_config(parse_args(["TRAIN.MAX_EPOCH", "3"]))
+    assert error.value.hint.startswith("did you mean SOLVER.MAX_EPOCH ")
+    missing = "configs/Kinetics/SLOWFAST_SHUFFLENETV2_8x8_R50_multigrid.yaml"
+    with pytest.raises(ConfigError) as error:
+        load_config(None, missing)
+    assert error.value.hint == "did you mean configs/Kinetics/SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml?"
+
+
+def test_integer_for_float_key_accepted_and_non_number_refused(tmp_path):
+    cfg = load_config(parse_args(["SOLVER.BASE_LR", "1"]))
+    assert cfg.SOLVER.BASE_LR == 1.0 and isinstance(cfg.SOLVER.BASE_LR, float)
+    cfg = load_config(None, write(tmp_path / "lr.yaml", "SOLVER:\n  BASE_LR: 2\n  WEIGHT_DECAY: 5e-5\n"))
+    assert (cfg.SOLVER.BASE_LR, cfg.SOLVER.WEIGHT_DECAY) == (2.0, 5e-5) and isinstance(cfg.SOLVER.BASE_LR, float)
+    with pytest.raises(ConfigError) as error:
+        load_config(parse_args(["TRAIN.BATCH_SIZE", "two"]))
+    assert str(error.value) == "command-line overrides: TRAIN.BATCH_SIZE='two' is not an integer; give an integer, like 64"

@@ -100,4 +100,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from slowfast.utils.cli import run_tool  # user errors: one line, exit 2
+
+    run_tool(main)

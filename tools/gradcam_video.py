@@ -68,4 +68,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from slowfast.utils.cli import run_tool  # user errors: one line, exit 2
+
+    run_tool(main)

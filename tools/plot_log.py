@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -21,6 +22,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from slowfast.utils.errors import DataError  # noqa: E402
 
 _JSON_STATS = re.compile(r"json_stats:\s*(\{.*\})\s*$")
 # Record type -> (legend name, plotted with markers): iterations are dense, epochs sparse.
@@ -35,7 +39,8 @@ def _fraction(text, path: str, line_number: int, key: str) -> Tuple[int, int]:
     """``"3/196"`` -> (3, 196), with an error naming the file and line."""
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
     if not match:
-        raise ValueError(f"{path}:{line_number}: '{key}' should look like '3/196', got {text!r}")
+        raise DataError(f"{path}:{line_number}: '{key}' should look like '3/196', got {text!r}",
+                        "is this a json_stats.log written by tools/run_net.py?")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -61,7 +66,8 @@ def parse_log(path: str) -> Series:
             try:
                 record = json.loads(match.group(1))
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{line_number}: malformed json_stats record ({error})") from error
+                raise DataError(f"{path}:{line_number}: malformed json_stats record ({error})",
+                                "remove the line (a run killed while writing it?)") from error
             kind = record.get("_type")
             if kind not in _TYPES:
                 continue
@@ -72,7 +78,8 @@ def parse_log(path: str) -> Series:
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     series[(kind, metric)][x] = float(value)
     if not series:
-        raise ValueError(f"{path}: no json_stats records of types {sorted(_TYPES)}")
+        raise DataError(f"{path}: no json_stats records of types {sorted(_TYPES)}",
+                        "give OUTPUT_DIR/json_stats.log (or stdout.log) of a run that logged at least one iteration")
     return series
 
 
@@ -88,7 +95,9 @@ def plot_metric(metric: str, logs: Sequence[Tuple[str, Series]]) -> Optional[Fig
                 continue
             xs = sorted(points)
             label = f"{name}: {legend}" if len(logs) > 1 else legend
-            axes.plot(xs, [points[x] for x in xs], marker="o" if markers else None, markersize=3,
+            # A line through one point draws nothing: a lone point (a one-epoch run) gets a marker.
+            marker = "o" if markers or len(xs) == 1 else None
+            axes.plot(xs, [points[x] for x in xs], marker=marker, markersize=3 if len(xs) > 1 else 6,
                       linewidth=1.5 if markers else 0.8, label=label)
             plotted = True
     if not plotted:
@@ -108,7 +117,7 @@ def resolve_log(path: str) -> str:
     if os.path.isdir(path):
         path = os.path.join(path, "json_stats.log")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"log not found: {path}")
+        raise FileNotFoundError(f"log not found: {path}; give a json_stats.log file or the OUTPUT_DIR of a run")
     return path
 
 
@@ -135,10 +144,13 @@ def main(argv=None) -> List[str]:
     output_dir = args.output_dir or os.path.dirname(os.path.abspath(resolve_log(args.logs[0])))
     written = plot_logs(args.logs, output_dir, args.metrics)
     if not written:
-        raise SystemExit(f"none of the metrics {args.metrics} is in {args.logs}")
+        raise DataError(f"none of the metrics {args.metrics} is in {args.logs}",
+                        "choose --metrics among the keys of the json_stats records")
     print("\n".join(written))
     return written
 
 
 if __name__ == "__main__":
-    main()
+    from slowfast.utils.cli import run_tool  # user errors: one line, exit 2
+
+    run_tool(main)

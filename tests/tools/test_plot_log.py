@@ -79,3 +79,13 @@ def test_bad_logs_are_named(tmp_path, line, message):
 def test_missing_log_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="json_stats.log"):
         _tool().main([str(tmp_path)])
+
+
+def test_a_single_point_is_drawn_as_a_marker(tmp_path):
+    """A one-iteration log: the iteration series has one point, which a plain line would not show."""
+    path = tmp_path / "json_stats.log"
+    path.write_text(_line({"_type": "train_iter_", "epoch": "1/1", "iter": "1/1", "loss": 2.0}))
+    tool = _tool()
+    figure = tool.plot_metric("loss", [("run", tool.parse_log(str(path)))])
+    (line,) = figure.axes[0].get_lines()
+    assert list(line.get_xdata()) == [1.0] and line.get_marker() == "o" and line.get_markersize() == 6

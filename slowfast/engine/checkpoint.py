@@ -109,7 +109,9 @@ def save_checkpoint(output_dir: str, model, optimizer, epoch: int, cfg, scaler=N
 def read_checkpoint(path: str) -> Dict:
     """Read a checkpoint safely (``weights_only``) onto the CPU; clear errors naming ``path``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        from slowfast.utils.suggest import missing_checkpoint
+
+        raise missing_checkpoint(path)  # lists the checkpoints that do exist in that folder
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ... here

@@ -52,3 +52,7 @@ class CheckpointError(SlowFastError, RuntimeError):
 
 class DeviceUnavailableError(SlowFastError, RuntimeError):
     """The configured device (``NUM_GPUS``) is not on this machine."""
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint path that does not exist; still a ``FileNotFoundError`` for callers that test for one."""

@@ -60,3 +60,22 @@ def files_in(folder: str, suffixes: Sequence[str]) -> List[str]:
     if not os.path.isdir(folder):
         return []
     return sorted(f for f in os.listdir(folder) if f.endswith(tuple(suffixes)))
+
+
+CHECKPOINT_SUFFIXES = (".pyth", ".pth", ".pt", ".pkl", ".ckpt")
+
+
+def missing_checkpoint(path: str, key: str = "") -> "CheckpointNotFoundError":
+    """The error for a checkpoint file that does not exist: the checkpoints that do exist in its
+    folder (nearest name first), else where trained checkpoints are written."""
+    from slowfast.utils.errors import CheckpointNotFoundError
+
+    folder = os.path.dirname(path) or "."
+    existing = files_in(folder, CHECKPOINT_SUFFIXES)
+    subject = f"{key}: checkpoint not found: {path}" if key else f"checkpoint not found: {path}"
+    if existing:
+        ordered = nearest(os.path.basename(path), existing, n=1)
+        ordered += [name for name in reversed(existing) if name not in ordered]  # newest epoch first
+        return CheckpointNotFoundError(subject, f"{len(existing)} checkpoint(s) in {folder}; did you mean {os.path.join(folder, ordered[0])}?",
+                               [os.path.join(folder, name) for name in ordered])
+    return CheckpointNotFoundError(subject, f"no checkpoints in {folder}; training writes them to OUTPUT_DIR/checkpoints/")

@@ -12,6 +12,8 @@ from slowfast.config.loader import ConfigError
 from slowfast.datasets.build import get_dataset_class
 from slowfast.engine import distributed as du
 from slowfast.engine.optim import LR_POLICIES, OPTIMIZERS
+from slowfast.utils.errors import DeviceUnavailableError
+from slowfast.utils.suggest import missing_checkpoint
 
 _HEAD_ACTS = ("softmax", "sigmoid")
 _LOSSES = ("cross_entropy", "soft_cross_entropy")
@@ -46,14 +48,12 @@ def _check_positive(cfg, *keys: str) -> None:
 
 def _check_distributed(cfg) -> None:
     _require(cfg.NUM_GPUS >= 0, "NUM_GPUS", cfg.NUM_GPUS, "must be >= 0 (0 = CPU)")
-    _require(
-        cfg.NUM_GPUS == 0 or torch.cuda.is_available(), "NUM_GPUS", cfg.NUM_GPUS,
-        "CUDA is not available on this machine; set NUM_GPUS 0 to run on the CPU",
-    )
-    _require(
-        cfg.NUM_GPUS == 0 or cfg.NUM_GPUS <= torch.cuda.device_count(), "NUM_GPUS", cfg.NUM_GPUS,
-        f"only {torch.cuda.device_count()} CUDA devices are visible",
-    )
+    if cfg.NUM_GPUS > 0 and not torch.cuda.is_available():
+        raise DeviceUnavailableError(f"NUM_GPUS={cfg.NUM_GPUS}: CUDA is not available on this machine",
+                                     "set NUM_GPUS 0 to run on the CPU")
+    if cfg.NUM_GPUS > torch.cuda.device_count():
+        raise DeviceUnavailableError(f"NUM_GPUS={cfg.NUM_GPUS}: only {torch.cuda.device_count()} CUDA devices are visible",
+                                     f"set NUM_GPUS {torch.cuda.device_count()} (or check CUDA_VISIBLE_DEVICES)")
     _check_positive(cfg, "NUM_SHARDS", "DIST_CPU_PROCESSES", "DIST_TIMEOUT_S")
     _require(0 <= cfg.SHARD_ID < cfg.NUM_SHARDS, "SHARD_ID", cfg.SHARD_ID, f"must be in [0, NUM_SHARDS={cfg.NUM_SHARDS})")
     _check_choice(cfg, "DIST_BACKEND", _BACKENDS)
@@ -153,13 +153,31 @@ def _check_train_test(cfg) -> None:
     _check_choice(cfg, "TEST.CHECKPOINT_TYPE", ("pytorch",))
     _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
     _check_choice(cfg, "TEST.ENSEMBLE_METHOD", _ENSEMBLE_METHODS)
-    # Weights are checked now, not after hours of training.
-    for enabled, key in ((cfg.TRAIN.ENABLE, "TRAIN.CHECKPOINT_FILE_PATH"), (cfg.TEST.ENABLE, "TEST.CHECKPOINT_FILE_PATH")):
+    # Weights are checked now, not after hours of training; the demo reads TEST's weights too.
+    for enabled, key in ((cfg.TRAIN.ENABLE, "TRAIN.CHECKPOINT_FILE_PATH"),
+                         (cfg.TEST.ENABLE or cfg.DEMO.ENABLE, "TEST.CHECKPOINT_FILE_PATH")):
         weights = _get(cfg, key)
-        _require(not (enabled and weights) or os.path.isfile(weights), key, weights, "file not found")
+        if enabled and weights and not os.path.isfile(weights):
+            missing = missing_checkpoint(weights)  # lists the checkpoints of that folder
+            raise ConfigError(f"{key}={weights!r}: checkpoint not found", missing.hint, missing.details)
     path = cfg.TEST.SAVE_RESULTS_PATH
     _require(not path or path.endswith((".json", ".csv")), "TEST.SAVE_RESULTS_PATH", path, "must end in .json or .csv")
     _require(cfg.OUTPUT_DIR != "", "OUTPUT_DIR", cfg.OUTPUT_DIR, "must name a directory")
+
+
+def _check_multigrid(cfg) -> None:
+    if cfg.MULTIGRID.LONG_CYCLE and cfg.TRAIN.ENABLE:
+        from slowfast.engine.multigrid import check_long_cycle_solver
+
+        check_long_cycle_solver(cfg)
+
+
+def _infer_demo_enable(cfg) -> None:
+    """A demo input with training and testing off means "run the demo" (the published demo
+    commands give ``DEMO.INPUT_VIDEO`` without ``DEMO.ENABLE True``)."""
+    demo = cfg.DEMO
+    if not (cfg.TRAIN.ENABLE or cfg.TEST.ENABLE or demo.ENABLE) and (demo.INPUT_VIDEO or demo.DATA_SOURCE):
+        demo.ENABLE = True
 
 
 def _infer_multigrid_defaults(cfg) -> None:
@@ -177,10 +195,12 @@ def assert_and_infer_cfg(cfg):
 
     Idempotent: calling it twice changes nothing more.
     """
+    _infer_demo_enable(cfg)
     _check_distributed(cfg)
     _check_model(cfg)
     _check_data(cfg)
     _check_solver(cfg)
     _check_train_test(cfg)
+    _check_multigrid(cfg)
     _infer_multigrid_defaults(cfg)
     return cfg

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from slowfast.datasets.multigrid import short_cycle_shapes
+from slowfast.utils.errors import ConfigError
 from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -144,22 +145,27 @@ def _original_solver(cfg) -> Tuple[List[int], int]:
     return list(cfg.SOLVER.STEPS), cfg.SOLVER.MAX_EPOCH
 
 
-def _check_long_cycle_solver(cfg) -> None:
+def check_long_cycle_solver(cfg) -> None:
+    """The long cycle splits each LR step into phases: it needs a stepwise schedule (ConfigError
+    naming the keys otherwise). ``assert_and_infer_cfg`` calls it, so a run fails before it starts."""
     solver = cfg.SOLVER
     steps, max_epoch = _original_solver(cfg)
     if solver.LR_POLICY != STEPWISE_POLICY:
-        raise ValueError(
+        raise ConfigError(
             f"MULTIGRID.LONG_CYCLE needs SOLVER.LR_POLICY '{STEPWISE_POLICY}' (its phases split "
-            f"each LR step), got '{solver.LR_POLICY}'"
+            f"each LR step), got '{solver.LR_POLICY}'",
+            f"set SOLVER.LR_POLICY {STEPWISE_POLICY} with SOLVER.STEPS and SOLVER.LRS, or MULTIGRID.LONG_CYCLE False",
         )
     if len(steps) < 2 or steps[0] != 0 or sorted(steps) != steps or steps[-1] >= max_epoch:
-        raise ValueError(
+        raise ConfigError(
             f"MULTIGRID.LONG_CYCLE needs SOLVER.STEPS increasing from 0 with at least two steps "
-            f"and the last below SOLVER.MAX_EPOCH {max_epoch}, got {steps}"
+            f"and the last below SOLVER.MAX_EPOCH {max_epoch}, got {steps}",
+            "e.g. SOLVER.STEPS [0, 94, 154] with SOLVER.MAX_EPOCH 196",
         )
     if len(solver.LRS) < len(steps):
-        raise ValueError(
-            f"SOLVER.LRS has {len(solver.LRS)} values but SOLVER.STEPS has {len(steps)} steps"
+        raise ConfigError(
+            f"SOLVER.LRS has {len(solver.LRS)} values but SOLVER.STEPS has {len(steps)} steps",
+            "give one relative LR per step",
         )
 
 
@@ -173,7 +179,7 @@ def long_cycle_schedule(cfg) -> List[Phase]:
     MAX_EPOCH (``MULTIGRID.BASE_MAX_EPOCH`` once :func:`init_multigrid` ran). Without
     ``MULTIGRID.SCALE_BATCH`` every phase keeps batch factor 1 (and the step's LR).
     """
-    _check_long_cycle_solver(cfg)
+    check_long_cycle_solver(cfg)
     solver = cfg.SOLVER
     steps, max_epoch = _original_solver(cfg)
     all_shapes = long_cycle_shapes(cfg)

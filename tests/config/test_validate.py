@@ -7,6 +7,7 @@ import torch
 from slowfast.config import get_cfg
 from slowfast.config.loader import ConfigError
 from slowfast.config.validate import assert_and_infer_cfg
+from slowfast.utils.errors import DeviceUnavailableError
 
 
 def valid_cfg(tmp_path):
@@ -83,8 +84,9 @@ def test_rejects_with_one_line_naming_key_and_value(tmp_path, overrides, key, va
 def test_gpus_without_cuda_rejected(tmp_path):
     cfg = valid_cfg(tmp_path)
     cfg.NUM_GPUS = 1
-    with pytest.raises(ConfigError, match=r"^NUM_GPUS=1: CUDA is not available"):
+    with pytest.raises(DeviceUnavailableError, match=r"^NUM_GPUS=1: CUDA is not available") as error:
         assert_and_infer_cfg(cfg)
+    assert error.value.hint == "set NUM_GPUS 0 to run on the CPU"
 
 
 def test_synthetic_dataset_needs_no_data_dir_and_disabled_splits_are_ignored(tmp_path):
@@ -112,3 +114,31 @@ def test_unregistered_dataset_is_named_with_the_known_ones(tmp_path):
     cfg.TRAIN.DATASET = "kinetcs"
     with pytest.raises(ConfigError, match=r"TRAIN.DATASET='kinetcs'.*not registered; known: .*Kinetics.*Synthetic"):
         assert_and_infer_cfg(cfg)
+
+
+def test_missing_checkpoint_lists_the_ones_in_its_folder(tmp_path):
+    cfg = valid_cfg(tmp_path)
+    (tmp_path / "checkpoint_epoch_00004.pyth").write_bytes(b"")
+    cfg.TEST.CHECKPOINT_FILE_PATH = str(tmp_path / "checkpoint_epoch_00040.pyth")
+    with pytest.raises(ConfigError) as error:
+        assert_and_infer_cfg(cfg)
+    assert error.value.message == f"TEST.CHECKPOINT_FILE_PATH='{tmp_path}/checkpoint_epoch_00040.pyth': checkpoint not found"
+    assert error.value.details == [f"{tmp_path}/checkpoint_epoch_00004.pyth"]
+
+
+def test_long_cycle_with_cosine_fails_validation(tmp_path):
+    cfg = valid_cfg(tmp_path)
+    cfg.MULTIGRID.LONG_CYCLE = True
+    cfg.SOLVER.LR_POLICY = "cosine"
+    with pytest.raises(ConfigError, match=r"^MULTIGRID.LONG_CYCLE needs SOLVER.LR_POLICY 'steps_with_relative_lrs'.*got 'cosine'"):
+        assert_and_infer_cfg(cfg)
+
+
+def test_a_demo_input_with_the_other_jobs_off_enables_the_demo(tmp_path):
+    cfg = valid_cfg(tmp_path)
+    cfg.TRAIN.ENABLE = cfg.TEST.ENABLE = False
+    cfg.DEMO.INPUT_VIDEO = "x.mp4"
+    assert assert_and_infer_cfg(cfg).DEMO.ENABLE
+    cfg = valid_cfg(tmp_path)
+    cfg.DEMO.INPUT_VIDEO = "x.mp4"  # training on: the input alone does not add the demo
+    assert not assert_and_infer_cfg(cfg).DEMO.ENABLE

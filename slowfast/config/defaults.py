@@ -142,7 +142,9 @@ _C.MODEL.ARCH = "slowfast"
 _C.MODEL.MODEL_NAME = "SlowFast"
 # Number of classes.
 _C.MODEL.NUM_CLASSES = 400
-# Loss: "cross_entropy" (or "soft_cross_entropy" for soft targets).
+# Loss: "cross_entropy" (or "soft_cross_entropy" for soft targets); multi-label tasks (AVA,
+# Charades): "bce" or "bce_logit", both binary cross entropy of sigmoid(logits) against multi-hot
+# labels, computed from the logits (models return logits; "bce" is public SlowFast's name).
 _C.MODEL.LOSS_FUNC = "cross_entropy"
 # Dropout before the classifier.
 _C.MODEL.DROPOUT_RATE = 0.5
@@ -402,7 +404,10 @@ _C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos."
 # Detection (kept for configs of the public SlowFast; detection is not supported)
 # ---------------------------------------------------------------------------- #
 _C.DETECTION = CfgNode()
-# Must stay False: action detection (AVA) is out of scope.
+# Replace the pooled classification head with the RoI head: model(inputs, bboxes) with bboxes
+# (K, 5) = (batch index, x1, y1, x2, y2) in input pixels returns (K, MODEL.NUM_CLASSES) logits.
+# Every model of the composition (two-pathway and one-pathway); needs MODEL.LOSS_FUNC bce or
+# bce_logit and MODEL.HEAD_ACT sigmoid. The batch comes from the AVA datasets (detection_collate).
 _C.DETECTION.ENABLE = False
 
 # ---------------------------------------------------------------------------- #
@@ -413,6 +418,16 @@ _C.BENCHMARK = CfgNode()
 _C.BENCHMARK.NUM_EPOCHS = 1
 # Log every this many iterations.
 _C.BENCHMARK.LOG_PERIOD = 10
+# RoIAlign's ``aligned`` flag: True shifts box corners by -0.5 pixel (pixel-centre sampling,
+# Detectron2's ROIAlignV2); False is the original RoIAlign. Checkpoints were trained with one.
+_C.DETECTION.ALIGNED = True
+# Output side of RoIAlign per box (then max-pooled to 1x1).
+_C.DETECTION.ROI_XFORM_RESOLUTION = 7
+# Input pixels per feature-map cell of the last stage (RoIAlign's spatial_scale = 1 / this).
+# 0 = derived from the backbone's strides (16 for SlowFast with the dilated, unstrided res5 of
+# the AVA configs, 32 for ResNets with a strided res5 and for the efficient families); a
+# positive value is checked against the derived stride.
+_C.DETECTION.SPATIAL_SCALE_FACTOR = 0
 # Shuffle the data in the benchmark.
 _C.BENCHMARK.SHUFFLE = True
 

@@ -16,7 +16,8 @@ from slowfast.utils.errors import DeviceUnavailableError
 from slowfast.utils.suggest import missing_checkpoint
 
 _HEAD_ACTS = ("softmax", "sigmoid")
-_LOSSES = ("cross_entropy", "soft_cross_entropy")
+_MULTI_LABEL_LOSSES = ("bce", "bce_logit")
+_LOSSES = ("cross_entropy", "soft_cross_entropy") + _MULTI_LABEL_LOSSES
 _NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
 _ENSEMBLE_METHODS = ("sum", "max")
 _BACKENDS = ("auto", "nccl", "gloo")
@@ -94,9 +95,24 @@ def _check_model(cfg) -> None:
         cfg.BN.NORM_TYPE != "sync_batchnorm" or cfg.NUM_GPUS > 0, "BN.NORM_TYPE", cfg.BN.NORM_TYPE,
         "SyncBatchNorm needs CUDA (NUM_GPUS > 0)",
     )
+    if cfg.DETECTION.ENABLE:
+        _check_detection(cfg)
+
+
+def _check_detection(cfg) -> None:
+    """The RoI head scores each box with independent sigmoids (a box may carry several actions)."""
     _require(
-        not cfg.DETECTION.ENABLE, "DETECTION.ENABLE", cfg.DETECTION.ENABLE,
-        "action detection (AVA) is not supported by this framework; set it to False",
+        cfg.MODEL.LOSS_FUNC in _MULTI_LABEL_LOSSES, "MODEL.LOSS_FUNC", cfg.MODEL.LOSS_FUNC,
+        f"detection labels are multi-hot; use one of {list(_MULTI_LABEL_LOSSES)} with DETECTION.ENABLE",
+    )
+    _require(
+        cfg.MODEL.HEAD_ACT == "sigmoid", "MODEL.HEAD_ACT", cfg.MODEL.HEAD_ACT,
+        "a box may carry several actions; use sigmoid with DETECTION.ENABLE",
+    )
+    _check_positive(cfg, "DETECTION.ROI_XFORM_RESOLUTION")
+    _require(
+        cfg.DETECTION.SPATIAL_SCALE_FACTOR >= 0, "DETECTION.SPATIAL_SCALE_FACTOR", cfg.DETECTION.SPATIAL_SCALE_FACTOR,
+        "must be >= 0 (0 = derived from the backbone's strides)",
     )
 
 

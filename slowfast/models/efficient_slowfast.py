@@ -21,9 +21,9 @@ from slowfast.models.blocks.mobilenet import ConvStem, inverted_residual_stage
 from slowfast.models.blocks.shufflenet import shufflenet_stage, shufflenetv2_stage
 from slowfast.models.build import MODEL_REGISTRY
 from slowfast.models.fusion import build_fusion
-from slowfast.models.heads import PooledHead
+from slowfast.models.heads import build_head
 from slowfast.models.norm import NormLayer, get_norm
-from slowfast.models.two_pathway import StageSpec, TwoPathwayNet, init_weights
+from slowfast.models.two_pathway import StageSpec, TwoPathwayNet, feature_strides, init_weights
 
 Stride = Tuple[int, int, int]
 SPATIAL_STRIDE: Stride = (1, 2, 2)
@@ -108,7 +108,9 @@ def stem_spec(name: str, widths: Widths, activation, pool_stride: Optional[Strid
     def build(p: int, dim_in: int):
         return [ConvStem(dim_in, widths[p], SPATIAL_STRIDE, activation, pool_stride, norm_layer)], widths[p]
 
-    return StageSpec(name, build, block_prefix="stem", indexed=False, fuse_name=f"{name}_fuse" if fuse else None)
+    spatial_stride = SPATIAL_STRIDE[1] * (pool_stride[1] if pool_stride is not None else 1)
+    return StageSpec(name, build, block_prefix="stem", indexed=False, fuse_name=f"{name}_fuse" if fuse else None,
+                     spatial_stride=spatial_stride)
 
 
 # --------------------------------------------------------------------------------------------- #
@@ -132,7 +134,8 @@ def shufflenetv2_table(widths: Sequence[int], num_pathways: int, beta_inv: int, 
             return shufflenetv2_stage(dim_in, out[p], num_units, stride, norm_layer), out[p]
 
         name = f"s{i + 2}"
-        stages.append(StageSpec(name, build, block_prefix="unit", fuse_name=f"{name}_fuse" if fuse else None))
+        stages.append(StageSpec(name, build, block_prefix="unit", fuse_name=f"{name}_fuse" if fuse else None,
+                                spatial_stride=stride[1]))  # each stage's first unit is strided
     return stages, per(widths[-1]), None
 
 
@@ -161,7 +164,8 @@ def shufflenet_table(width_multi: float, groups: int, num_pathways: int, beta_in
             return units, out[p]
 
         name = f"s{i + 2}"
-        stages.append(StageSpec(name, build, block_prefix="unit", fuse_name=f"{name}_fuse" if fuse else None))
+        stages.append(StageSpec(name, build, block_prefix="unit", fuse_name=f"{name}_fuse" if fuse else None,
+                                spatial_stride=stride[1]))  # each stage's first unit is strided
     return stages, None, None
 
 
@@ -178,7 +182,9 @@ def mobilenetv2_table(width_multi: float, num_pathways: int, beta_inv: int, stri
             scaled = [(t, per(c)[p], n, stride if strided else 1) for t, c, n, strided in rows]
             return inverted_residual_stage(dim_in, scaled, norm_layer), scaled[-1][1]
 
-        stages.append(StageSpec(name, build, block_prefix="block", fuse_name=fuse_name if fuse else None))
+        strided = sum(1 for row in rows if row[3])
+        stages.append(StageSpec(name, build, block_prefix="block", fuse_name=fuse_name if fuse else None,
+                                spatial_stride=stride[1] ** strided))
     last = int(1280 * width_multi) if width_multi > 1.0 else 1280
     return stages, pathway_widths(last, num_pathways, beta_inv), None
 
@@ -200,7 +206,10 @@ def ghostnet_table(width_multi: float, num_pathways: int, beta_inv: int, fuse: b
             return ghost_stage(dim_in, scaled, norm_layer), scaled[-1][2]
 
         fuse_name = f"{name}_fuse" if fuse and i < 4 else None
-        stages.append(StageSpec(name, build, block_prefix="block", fuse_name=fuse_name))
+        spatial_stride = 1
+        for row in rows:
+            spatial_stride *= row[4]
+        stages.append(StageSpec(name, build, block_prefix="block", fuse_name=fuse_name, spatial_stride=spatial_stride))
     last_mid = GHOSTNET_STAGES[-1][1][-1][1]
     return stages, per(last_mid), pathway_widths(conv_head_width, num_pathways, beta_inv)
 
@@ -229,14 +238,15 @@ class EfficientVideoNet(TwoPathwayNet):
             raise ValueError(f"DATA.INPUT_CHANNEL_NUM {cfg.DATA.INPUT_CHANNEL_NUM} needs two entries for {name}")
         norm_layer = get_norm(cfg)
         stages, pre_pool, post_pool = self.stage_table(cfg, norm_layer)
+        strides = feature_strides(stages, 2 if two_pathway else 1)
         super().__init__(
             dims_in=cfg.DATA.INPUT_CHANNEL_NUM[: 2 if two_pathway else 1],
             stages=stages,
             fusion=build_fusion(cfg, norm_layer, default="cmda") if two_pathway else None,
-            head=lambda dims: PooledHead(
+            head=lambda dims: build_head(  # RoI head on the same widths with DETECTION.ENABLE
+                cfg,
                 dims,
-                cfg.MODEL.NUM_CLASSES,
-                cfg.MODEL.DROPOUT_RATE,
+                strides,
                 pre_pool_dims=pre_pool,
                 post_pool_dims=post_pool,
                 activation=self.head_activation,

@@ -1,4 +1,5 @@
-"""Classification heads: per-pathway global pooling, concatenation, dropout, linear.
+"""Heads: per-pathway global pooling (classification) or RoI pooling (detection), concatenation,
+dropout, linear. :func:`build_head` picks one from ``DETECTION.ENABLE``.
 
 One parameterised :class:`PooledHead` serves two-pathway models (``dims_in=[C_slow, C_fast]``) and
 single-stream models (``dims_in=[C]``). Optional per-pathway layers cover the efficient variants:
@@ -109,3 +110,132 @@ class PooledHead(nn.Module):
 
     def forward(self, x: List[torch.Tensor]) -> torch.Tensor:
         return self.projection(self.dropout(self.pooled_features(x)))
+
+
+class RoIHead(nn.Module):
+    """Action-detection head: per pathway ``[conv] -> temporal average pool -> RoIAlign -> spatial
+    max pool -> [conv_head]``, then concat, dropout, linear (public SlowFast's ResNetRoIHead).
+
+    ``forward(x, bboxes)``: ``x`` is the list of per-pathway features ``(N, C_p, T_p, H_p, W_p)``,
+    ``bboxes`` ``(K, 5)`` holds ``(batch index, x1, y1, x2, y2)`` in *input* pixels; returns logits
+    ``(K, num_classes)``. Module names follow public SlowFast: ``s{p}_tpool``, ``s{p}_roi``,
+    ``s{p}_spool``, ``dropout``, ``projection``; the efficient families keep their classification
+    heads' ``pathway{p}_conv`` / ``pathway{p}_conv_head`` so Kinetics weights initialise them.
+
+    Args:
+        dims_in: channels of each pathway's input.
+        num_classes: K outputs per box.
+        feature_strides: input pixels per feature cell, one per pathway (RoIAlign's
+            ``spatial_scale = 1 / stride``).
+        resolution: RoIAlign output side (``DETECTION.ROI_XFORM_RESOLUTION``).
+        aligned: RoIAlign's half-pixel correction (``DETECTION.ALIGNED``).
+        dropout_rate, pre_pool_dims, post_pool_dims, activation, norm_layer: as :class:`PooledHead`.
+    """
+
+    def __init__(
+        self,
+        dims_in: Sequence[int],
+        num_classes: int,
+        feature_strides: Sequence[int],
+        resolution: int = 7,
+        aligned: bool = True,
+        dropout_rate: float = 0.0,
+        *,
+        pre_pool_dims: Optional[Sequence[int]] = None,
+        post_pool_dims: Optional[Sequence[int]] = None,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        norm_layer: NormLayer = nn.BatchNorm3d,
+    ):
+        super().__init__()
+        from torchvision.ops import RoIAlign  # torchvision only when a detection model is built
+
+        self.num_pathways = len(dims_in)
+        for name, values in (("feature_strides", feature_strides), ("pre_pool_dims", pre_pool_dims),
+                             ("post_pool_dims", post_pool_dims)):
+            if values is not None and len(values) != self.num_pathways:
+                raise ValueError(f"{name} has {len(values)} entries, expected one per pathway ({self.num_pathways})")
+        self.feature_strides = [int(s) for s in feature_strides]
+        dims = list(dims_in)
+        for p in range(self.num_pathways):
+            if pre_pool_dims is not None:
+                self.add_module(
+                    f"pathway{p}_conv",
+                    ConvNormAct(dims[p], pre_pool_dims[p], norm_layer=norm_layer, activation=activation),
+                )
+                dims[p] = pre_pool_dims[p]
+            # Adaptive: the whole clip is averaged whatever T_p is (public SlowFast sizes the kernel to T_p).
+            self.add_module(f"s{p}_tpool", nn.AdaptiveAvgPool3d((1, None, None)))
+            self.add_module(
+                f"s{p}_roi",
+                RoIAlign(resolution, spatial_scale=1.0 / self.feature_strides[p], sampling_ratio=0, aligned=aligned),
+            )
+            self.add_module(f"s{p}_spool", nn.MaxPool2d(resolution, stride=1))
+            if post_pool_dims is not None:
+                self.add_module(
+                    f"pathway{p}_conv_head",
+                    nn.Sequential(nn.Conv3d(dims[p], post_pool_dims[p], kernel_size=1, bias=True), activation()),
+                )
+                dims[p] = post_pool_dims[p]
+        self.dim_out = sum(dims)
+        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
+        self.projection = nn.Linear(self.dim_out, num_classes, bias=True)
+
+    def box_features(self, x: List[torch.Tensor], bboxes: torch.Tensor) -> torch.Tensor:
+        """``[(N, C_p, T_p, H_p, W_p)], (K, 5) -> (K, sum of the pathways' final widths)``."""
+        if len(x) != self.num_pathways:
+            raise ValueError(f"head expects {self.num_pathways} pathway tensors, got {len(x)}")
+        if bboxes.ndim != 2 or bboxes.shape[1] != 5:
+            raise ValueError(f"bboxes must be (K, 5) rows of (batch index, x1, y1, x2, y2), got {tuple(bboxes.shape)}")
+        pooled = []
+        for p, x_p in enumerate(x):
+            if hasattr(self, f"pathway{p}_conv"):
+                x_p = getattr(self, f"pathway{p}_conv")(x_p)
+            x_p = getattr(self, f"s{p}_tpool")(x_p).squeeze(2)  # (N, C, H, W)
+            # roi_align wants boxes in the features' dtype (bf16 under autocast) and a dense layout.
+            x_p = getattr(self, f"s{p}_roi")(x_p.contiguous(), bboxes.to(x_p.dtype))  # (K, C, r, r)
+            x_p = getattr(self, f"s{p}_spool")(x_p)  # (K, C, 1, 1)
+            if hasattr(self, f"pathway{p}_conv_head"):
+                x_p = getattr(self, f"pathway{p}_conv_head")(x_p.unsqueeze(2)).squeeze(2)
+            pooled.append(x_p.flatten(1))
+        return torch.cat(pooled, dim=1)
+
+    def forward(self, x: List[torch.Tensor], bboxes: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if bboxes is None:
+            raise ValueError("this model has an RoI head (DETECTION.ENABLE): call it as model(inputs, bboxes) "
+                             "with bboxes (K, 5) = (batch index, x1, y1, x2, y2) in input pixels")
+        return self.projection(self.dropout(self.box_features(x, bboxes)))
+
+
+def detection_strides(cfg, feature_strides: Sequence[int]) -> List[int]:
+    """The RoI head's per-pathway strides: the backbone's ``feature_strides``, checked against a
+    positive ``DETECTION.SPATIAL_SCALE_FACTOR`` (0 = take the derived ones)."""
+    configured = cfg.DETECTION.SPATIAL_SCALE_FACTOR
+    if configured > 0 and any(s != configured for s in feature_strides):
+        raise ValueError(
+            f"DETECTION.SPATIAL_SCALE_FACTOR {configured} does not match the backbone's output stride "
+            f"{list(feature_strides)} (from its stem and stage strides, e.g. RESNET.SPATIAL_STRIDES); "
+            f"set it to 0 to use the derived stride"
+        )
+    return list(feature_strides)
+
+
+def build_head(cfg, dims_in: Sequence[int], feature_strides: Sequence[int], **options) -> nn.Module:
+    """The model's head: :class:`RoIHead` with ``DETECTION.ENABLE``, else :class:`PooledHead`.
+
+    Args:
+        dims_in: per-pathway widths entering the head.
+        feature_strides: per-pathway input pixels per feature cell (``two_pathway.feature_strides``).
+        options: the family's optional head layers (``pre_pool_dims``, ``post_pool_dims``,
+            ``activation``, ``norm_layer``), shared by both heads so classification weights load.
+    """
+    if not cfg.DETECTION.ENABLE:
+        return PooledHead(dims_in, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE, **options)
+    return RoIHead(
+        dims_in,
+        cfg.MODEL.NUM_CLASSES,
+        detection_strides(cfg, feature_strides),
+        resolution=cfg.DETECTION.ROI_XFORM_RESOLUTION,
+        aligned=cfg.DETECTION.ALIGNED,
+        dropout_rate=cfg.MODEL.DROPOUT_RATE,
+        **options,
+    )

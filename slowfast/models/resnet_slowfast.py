@@ -10,9 +10,9 @@ import torch.nn as nn
 from slowfast.models.blocks.resnet import ResNetStem, block_temporal_kernels, res_stage_blocks
 from slowfast.models.build import MODEL_REGISTRY
 from slowfast.models.fusion import build_fusion
-from slowfast.models.heads import PooledHead
+from slowfast.models.heads import build_head
 from slowfast.models.norm import NormLayer, get_norm
-from slowfast.models.two_pathway import StageSpec, TwoPathwayNet, init_weights
+from slowfast.models.two_pathway import StageSpec, TwoPathwayNet, feature_strides, init_weights
 
 # Blocks of res2..res5 per depth.
 STAGE_DEPTHS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -92,13 +92,16 @@ def resnet_stage_table(cfg, arch: str, pathway_divisors: Sequence[int], norm_lay
 
         return build
 
-    stages = [StageSpec("s1", stem, block_prefix="stem", indexed=False, fuse_name="s1_fuse" if fuse else None)]
+    # The stem's strided conv and max pool shrink H, W by 4.
+    stages = [StageSpec("s1", stem, block_prefix="stem", indexed=False, fuse_name="s1_fuse" if fuse else None,
+                        spatial_stride=4)]
     for i in range(4):
         name = f"s{i + 2}"
         stages.append(StageSpec(
             name, res_stage(i), block_prefix="res",
             fuse_name=f"{name}_fuse" if fuse and i < 3 else None,
             pool_after=POOL_AFTER_RES2[arch] if i == 0 else None,
+            spatial_stride=_per_pathway(cfg.RESNET.SPATIAL_STRIDES[i], num_pathways, "RESNET.SPATIAL_STRIDES", i),
         ))
     return stages
 
@@ -110,8 +113,10 @@ def _check_arch(cfg, allowed: Sequence[str], model: str) -> str:
     return arch
 
 
-def _head_builder(cfg):
-    return lambda dims: PooledHead(dims, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE)
+def _head_builder(cfg, stages: Sequence[StageSpec], num_pathways: int):
+    """Pooled head, or the RoI head on the backbone's output stride with DETECTION.ENABLE."""
+    strides = feature_strides(stages, num_pathways)
+    return lambda dims: build_head(cfg, dims, strides)
 
 
 class _ResNetSlowFastBase(TwoPathwayNet):
@@ -124,11 +129,12 @@ class _ResNetSlowFastBase(TwoPathwayNet):
         if len(cfg.DATA.INPUT_CHANNEL_NUM) != 2:
             raise ValueError(f"DATA.INPUT_CHANNEL_NUM {cfg.DATA.INPUT_CHANNEL_NUM} needs two entries for {type(self).__name__}")
         norm_layer = get_norm(cfg)
+        stages = resnet_stage_table(cfg, "slowfast", [1, cfg.SLOWFAST.BETA_INV], norm_layer, fuse=True)
         super().__init__(
             dims_in=cfg.DATA.INPUT_CHANNEL_NUM,
-            stages=resnet_stage_table(cfg, "slowfast", [1, cfg.SLOWFAST.BETA_INV], norm_layer, fuse=True),
+            stages=stages,
             fusion=build_fusion(cfg, norm_layer, default=self.default_fusion),
-            head=_head_builder(cfg),
+            head=_head_builder(cfg, stages, 2),
         )
         init_weights(self, cfg.MODEL.FC_INIT_STD, cfg.RESNET.ZERO_INIT_FINAL_BN)
 
@@ -157,10 +163,11 @@ class ResNet(TwoPathwayNet):
     def __init__(self, cfg):
         arch = _check_arch(cfg, ["c2d", "i3d", "slow"], "ResNet")
         norm_layer = get_norm(cfg)
+        stages = resnet_stage_table(cfg, arch, [1], norm_layer, fuse=False)
         super().__init__(
             dims_in=cfg.DATA.INPUT_CHANNEL_NUM[:1],
-            stages=resnet_stage_table(cfg, arch, [1], norm_layer, fuse=False),
+            stages=stages,
             fusion=None,
-            head=_head_builder(cfg),
+            head=_head_builder(cfg, stages, 1),
         )
         init_weights(self, cfg.MODEL.FC_INIT_STD, cfg.RESNET.ZERO_INIT_FINAL_BN)

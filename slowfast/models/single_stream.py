@@ -53,7 +53,7 @@ def mobilenet_table(width_multi: float, norm_layer: NormLayer) -> Table:
             rows = [(dim_out, num_blocks, STRIDE_3D if strided else 1)]
             return depthwise_separable_stage(dim_in, rows, norm_layer), dim_out
 
-        stages.append(StageSpec(f"s{i + 2}", build, block_prefix="block"))
+        stages.append(StageSpec(f"s{i + 2}", build, block_prefix="block", spatial_stride=STRIDE_3D[1] if strided else 1))
     return stages, None, None
 
 

@@ -44,7 +44,7 @@ Explicit names are free-form: MobileNetV2's fusion after ``s2`` is ``StageSpec("
 fuse_name="s3_fuse")``.
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -53,7 +53,8 @@ import torch.nn as nn
 BlockBuilder = Callable[[int, int], Tuple[List[nn.Module], int]]
 # (dim_slow, dim_fast) -> fusion module with ``out_dims``.
 FusionFactory = Callable[[int, int], nn.Module]
-# per-pathway widths entering the head -> head module mapping the list of tensors to logits.
+# per-pathway widths entering the head -> head module mapping the list of tensors (and, for an RoI
+# head, the boxes) to logits.
 HeadBuilder = Callable[[List[int]], nn.Module]
 
 
@@ -69,6 +70,9 @@ class StageSpec:
         fuse_name: module name of the fusion after this stage; None = no fusion.
         pool_after: per-pathway MaxPool3d kernel (= stride) applied after the stage and its fusion,
             e.g. ``[(2, 1, 1)]`` for the temporal pooling of C2D/I3D after res2. None = no pooling.
+        spatial_stride: how much the stage shrinks H and W (product of its spatial strides), one
+            int for every pathway or one per pathway; :func:`feature_strides` multiplies them to
+            map input pixels onto the last feature map (the RoI head's spatial scale).
     """
 
     name: str
@@ -77,6 +81,20 @@ class StageSpec:
     indexed: bool = True
     fuse_name: Optional[str] = None
     pool_after: Optional[Sequence[Tuple[int, int, int]]] = None
+    spatial_stride: Union[int, Sequence[int]] = 1
+
+
+def feature_strides(stages: Sequence[StageSpec], num_pathways: int) -> List[int]:
+    """Per pathway, input pixels per cell of the final feature map: the product of the stages'
+    ``spatial_stride`` (e.g. 4 * 1 * 2 * 2 * 1 = 16 for SlowFast with AVA's unstrided res5)."""
+    strides = [1] * num_pathways
+    for spec in stages:
+        per = spec.spatial_stride
+        per = [per] * num_pathways if isinstance(per, int) else list(per)
+        if len(per) != num_pathways:
+            raise ValueError(f"stage '{spec.name}' spatial_stride {spec.spatial_stride} needs one entry per pathway")
+        strides = [s * t for s, t in zip(strides, per)]
+    return strides
 
 
 class PathwayStage(nn.Module):
@@ -181,8 +199,13 @@ class TwoPathwayNet(nn.Module):
             x = getattr(self, name)(x)
         return x
 
-    def forward(self, x: List[torch.Tensor]) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+    def forward(self, x: List[torch.Tensor], bboxes: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits ``(N, K)``; with an RoI head (detection), ``bboxes`` ``(B, 5)`` rows of (batch
+        index, x1, y1, x2, y2) in input pixels give logits ``(B, K)``, one row per box."""
+        features = self.forward_features(x)
+        if bboxes is None:
+            return self.head(features)
+        return self.head(features, bboxes)
 
 
 @torch.no_grad()

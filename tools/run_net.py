@@ -3,8 +3,10 @@
 
     python tools/run_net.py --cfg configs/Kinetics/SLOWFAST_8x8_R50.yaml [KEY VALUE ...] [--opts KEY VALUE ...]
 
-For each ``--cfg`` (several run one after another): load the config, validate it, write
-``OUTPUT_DIR/config.yaml``, then train (TRAIN.ENABLE), test (TEST.ENABLE; the newest checkpoint,
+For each ``--cfg`` (several run one after another): load the config, validate it, check every
+split and input the enabled jobs will read (``slowfast.engine.preflight``), write the resolved
+config (``OUTPUT_DIR/config.yaml`` when training; a test or demo run writes ``config_test.yaml`` /
+``config_demo.yaml`` so a training run's config is kept), then train (TRAIN.ENABLE), test (TEST.ENABLE; the newest checkpoint,
 i.e. the weights just trained, unless TEST.CHECKPOINT_FILE_PATH is set) and run the demo
 (DEMO.ENABLE). Works from the repository root without installing the package, and under
 ``torchrun`` (each process runs this script; see slowfast/engine/distributed.py).
@@ -20,11 +22,20 @@ if _REPO_ROOT not in sys.path:
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.config.validate import assert_and_infer_cfg  # noqa: E402
 from slowfast.engine.distributed import launch_job  # noqa: E402
+from slowfast.engine.preflight import check_run  # noqa: E402
+
+
+def config_file_name(cfg) -> str:
+    """``config.yaml`` for a training run; a test or demo run, often pointed at a training run's
+    OUTPUT_DIR, writes its own file and keeps the config the checkpoints were trained with."""
+    if cfg.TRAIN.ENABLE:
+        return "config.yaml"
+    return "config_test.yaml" if cfg.TEST.ENABLE else "config_demo.yaml"
 
 
 def write_config(cfg) -> str:
-    """Save the resolved config as ``OUTPUT_DIR/config.yaml`` (first process only)."""
-    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    """Save the resolved config as ``OUTPUT_DIR/<config_file_name>`` (first process only)."""
+    path = os.path.join(cfg.OUTPUT_DIR, config_file_name(cfg))
     if int(os.environ.get("RANK", "0")) == 0:
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         with open(path, "w") as config_file:
@@ -73,6 +84,7 @@ def main(argv=None) -> None:
             print_schedule(load_config(args, path))
             continue
         cfg = assert_and_infer_cfg(load_config(args, path))
+        check_run(cfg)  # every split and input, before a model is built or a process started
         write_config(cfg)
         run_config(cfg, args.init_method)
 

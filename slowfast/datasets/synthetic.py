@@ -31,8 +31,10 @@ import av
 import cv2
 import numpy as np
 
+from slowfast.datasets.annotations import VideoRecord, check_labels
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.kinetics import Kinetics
+from slowfast.utils.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -276,9 +278,9 @@ def ensure_synthetic_dataset(cfg) -> str:
         except OSError as err:
             # Another process finished first (root exists and is not empty): keep its copy.
             if not os.path.isfile(os.path.join(root, _DONE_MARKER)):
-                raise RuntimeError(
-                    f"SYNTHETIC.CACHE_DIR {root} exists, is not empty and holds no complete "
-                    f"synthetic dataset; empty it or choose another directory"
+                raise DataError(
+                    f"SYNTHETIC.CACHE_DIR {root} exists, is not empty and holds no complete synthetic dataset",
+                    "empty it or choose another directory",
                 ) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -296,6 +298,25 @@ class Synthetic(Kinetics):
 
     allow_flip = False
     REQUIRES_DATA_DIR = False
+
+    @classmethod
+    def check_split(cls, cfg, split: str) -> None:
+        """The run's pre-flight check (``slowfast.engine.preflight``) without generating a clip:
+        the labels the generator writes to ``<dataset dir>/<split>.csv`` must fit MODEL.NUM_CLASSES,
+        named by that file's lines (so a test split left at ``synthetic`` fails in a second)."""
+        path = os.path.join(dataset_dir(cfg), f"{split}.csv")
+        records = [VideoRecord(f"videos/{clip_id}.mp4", label, f"{path}:{line}")
+                   for line, (clip_id, label, _) in enumerate(_split_items(cfg, split), start=1)]
+        check_labels(records, cfg.MODEL.NUM_CLASSES, cfg.DATA.ONE_BASED_LABELS, path)
+
+    @classmethod
+    def class_names(cls, cfg) -> List[str]:
+        """The names of ``classes.txt`` in the generated directory (the generator's names before it exists)."""
+        path = os.path.join(dataset_dir(cfg), "classes.txt")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                return [line.strip() for line in f if line.strip()]
+        return list(CLASS_NAMES)
 
     def __init__(self, cfg, split: str):
         root = ensure_synthetic_dataset(cfg)

@@ -23,7 +23,8 @@ def toy_yaml(tmp_path, name, extra=""):
     path.write_text(
         "NUM_GPUS: 0\n"
         f"OUTPUT_DIR: {tmp_path / name.replace('.yaml', '')}\n"
-        "MODEL:\n  MODEL_NAME: ToyTwoPathway\n  NUM_CLASSES: 3\n"
+        # 9 classes: run_net's pre-flight checks the synthetic lists' labels (0..8) against them.
+        "MODEL:\n  MODEL_NAME: ToyTwoPathway\n  NUM_CLASSES: 9\n"
         "DATA:\n  NUM_FRAMES: 4\nSLOWFAST:\n  ALPHA: 2\n"
         "TRAIN:\n  DATASET: synthetic\n  BATCH_SIZE: 4\n"
         "TEST:\n  DATASET: synthetic\n  BATCH_SIZE: 4\n  NUM_ENSEMBLE_VIEWS: 2\n  NUM_SPATIAL_CROPS: 1\n"
@@ -54,7 +55,8 @@ def calls(monkeypatch):
 
 
 def test_dispatch_per_config_in_order_with_overrides(tmp_path, calls):
-    first = toy_yaml(tmp_path, "first.yaml", "DEMO:\n  ENABLE: True\n")
+    (tmp_path / "in.mp4").write_bytes(b"")  # the pre-flight checks that the demo input exists
+    first = toy_yaml(tmp_path, "first.yaml", f"DEMO:\n  ENABLE: True\n  INPUT_VIDEO: {tmp_path / 'in.mp4'}\n")
     second = toy_yaml(tmp_path, "second.yaml", "TEST:\n  ENABLE: False\n")
     load_run_net().main(["--cfg", first, "--cfg", second, "RNG_SEED", "5", "--opts", "TRAIN.EVAL_PERIOD", "2"])
     out1, out2 = str(tmp_path / "first"), str(tmp_path / "second")

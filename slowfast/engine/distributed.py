@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 from slowfast.utils.env import cpu_threads
+from slowfast.utils.errors import SlowFastError
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -119,8 +120,23 @@ def _run_jobs(funcs: JobFuncs, cfg) -> None:
     barrier()
 
 
-def _run_in_process_group(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int) -> None:
-    """Body of every launched process: join the group, run the job(s), leave the group."""
+def _run_in_process_group(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int,
+                          user_errors=None) -> None:
+    """Body of every launched process: join the group, run the job(s), leave the group.
+
+    ``user_errors`` (a queue, spawned processes only) receives a user-fixable error
+    (``SlowFastError``) before it ends the process, so the parent can re-raise it as such:
+    ``torch.multiprocessing.spawn`` hands the parent only the child's traceback text.
+    """
+    try:
+        _join_and_run(local_rank, cfg, init_method, funcs, world_size)
+    except SlowFastError as error:
+        if user_errors is not None:
+            user_errors.put(error)
+        raise
+
+
+def _join_and_run(local_rank: int, cfg, init_method: str, funcs: JobFuncs, world_size: int) -> None:
     rank = cfg.SHARD_ID * processes_per_machine(cfg) + local_rank
     if cfg.NUM_GPUS == 0:
         # CPU processes and their loader workers share the cores; oversubscribed pools are many times slower.
@@ -155,13 +171,18 @@ def launch_job(cfg, init_method: str, func: JobFuncs, daemon: bool = False) -> N
     if world_size == 1:
         _run_in_process_group(0, cfg, init_method, func, world_size)
         return
+    user_errors = torch.multiprocessing.get_context("spawn").SimpleQueue()
     try:
         torch.multiprocessing.spawn(
             _run_in_process_group,
             nprocs=processes_per_machine(cfg),
-            args=(cfg, init_method, func, world_size),
+            args=(cfg, init_method, func, world_size, user_errors),
             daemon=daemon,
         )
+    except torch.multiprocessing.ProcessRaisedException:
+        if not user_errors.empty():
+            raise user_errors.get() from None  # the first process's user error, as the user's one line
+        raise
     finally:
         _remove_rendezvous_file(cfg, init_method)
 

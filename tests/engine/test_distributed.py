@@ -104,3 +104,22 @@ def test_sync_bn_groups_are_blocks_of_consecutive_ranks(tmp_path):
     results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(4)]
     assert [r[2] for r in results] == [(False, 1.0), (False, 1.0), (False, 5.0), (False, 5.0)]
     assert [r[3] for r in results] == [(True, 6.0)] * 4
+
+
+def config_error_on_rank_one(cfg):
+    """A user-fixable error in a spawned process (rank 1); rank 0 waits at the job's end."""
+    from slowfast.utils.errors import ConfigError
+
+    if du.get_rank() == 1:
+        raise ConfigError("DEMO.X=1: wrong on rank 1", "set DEMO.X 0", ["a detail"])
+
+
+def test_a_user_error_in_a_spawned_process_reaches_the_parent_as_itself(tmp_path):
+    """The parent re-raises the child's ConfigError (hint and details intact), so run_tool prints
+    one line instead of spawn's wrapped traceback text."""
+    from slowfast.utils.errors import ConfigError
+
+    cfg = toy_cfg(tmp_path, DIST_CPU_PROCESSES=2, DIST_TIMEOUT_S=20)
+    with pytest.raises(ConfigError) as error:
+        du.launch_job(cfg, f"file://{tmp_path}/rendezvous", config_error_on_rank_one)
+    assert (error.value.message, error.value.hint, error.value.details) == ("DEMO.X=1: wrong on rank 1", "set DEMO.X 0", ["a detail"])

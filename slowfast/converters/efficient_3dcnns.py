@@ -83,12 +83,14 @@ def mobilenetv2_block(path: str, expands: bool) -> Optional[str]:
     return f"conv.{layers[k]}.{CONV_BN[str(j)]}"
 
 
-# Our MobileNetV2 stages (names, rows (t, c, n, strided)) flattened to the foreign single
-# ``features`` index: (stage name, block index inside it, expands) per inverted residual.
+# Per stage of our MobileNetV2 (s2, s4..s8; rows (t, c, n, strided)): whether each inverted
+# residual has an expansion conv (t != 1; only the network's first block has none).
+MOBILENETV2_EXPANDS = {
+    name: [t != 1 for t, _, n, _ in rows for _ in range(n)] for name, rows, _ in MOBILENETV2_STAGES
+}
+# The same blocks in the order of the foreign flat ``features`` index: (stage, block, expands).
 MOBILENETV2_BLOCKS = [
-    (name, i, t != 1)
-    for name, rows, _ in MOBILENETV2_STAGES
-    for i, t in enumerate(t for t, _, n, _ in rows for _ in range(n))
+    (name, i, expands) for name, flags in MOBILENETV2_EXPANDS.items() for i, expands in enumerate(flags)
 ]
 
 

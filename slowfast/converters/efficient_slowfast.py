@@ -29,12 +29,12 @@ from typing import Dict, Optional
 from slowfast.converters import LAYOUT_REGISTRY, Converted
 from slowfast.converters.efficient_3dcnns import (
     CONV_BN,
+    MOBILENETV2_EXPANDS,
     SHUFFLENET_UNIT,
     SHUFFLENETV2_UNIT,
     mobilenetv2_block,
 )
 from slowfast.converters.name_rules import RuleTable, rename_state, strip_data_parallel, sub_table
-from slowfast.models.efficient_slowfast import MOBILENETV2_STAGES
 
 # The release's ``FuseFastAndSlow`` children -> our ``CMDA`` children (DANet's query/key/value
 # convs and ``gamma`` keep their names under the renamed attention module).
@@ -64,11 +64,6 @@ GHOST_BOTTLENECK = {
     "shortcut.1": "shortcut.depthwise.bn",
     "shortcut.2": "shortcut.pointwise.conv",
     "shortcut.3": "shortcut.pointwise.bn",
-}
-
-# Whether each MobileNetV2 block of a stage has an expansion conv (rows with t != 1), per stage.
-MOBILENETV2_EXPANDS = {
-    name: [t != 1 for t, _, n, _ in rows for _ in range(n)] for name, rows, _ in MOBILENETV2_STAGES
 }
 
 PATHWAY = {"slow": "0", "fast": "1"}

@@ -19,10 +19,8 @@ _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+# Only the config loader at start-up (no torch, about a second): a typo is answered at once.
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
-from slowfast.config.validate import assert_and_infer_cfg  # noqa: E402
-from slowfast.engine.distributed import launch_job  # noqa: E402
-from slowfast.engine.preflight import check_run  # noqa: E402
 
 
 def config_file_name(cfg) -> str:
@@ -45,6 +43,7 @@ def write_config(cfg) -> str:
 
 def run_config(cfg, init_method: str) -> None:
     """Train, then test, then demo, as ``cfg`` enables them."""
+    from slowfast.engine.distributed import launch_job
     from slowfast.engine.evaluator import test
     from slowfast.engine.trainer import train
 
@@ -83,7 +82,11 @@ def main(argv=None) -> None:
         if args.print_schedule:  # no hardware checks: the schedule can be read on any machine
             print_schedule(load_config(args, path))
             continue
-        cfg = assert_and_infer_cfg(load_config(args, path))
+        cfg = load_config(args, path)
+        from slowfast.config.validate import assert_and_infer_cfg
+        from slowfast.engine.preflight import check_run
+
+        cfg = assert_and_infer_cfg(cfg)
         check_run(cfg)  # every split and input, before a model is built or a process started
         write_config(cfg)
         run_config(cfg, args.init_method)

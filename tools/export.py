@@ -32,7 +32,8 @@ logger = logging.getLogger("export")
 def build_parser():
     parser = build_arg_parser("Export a model to ONNX or TorchScript and verify it against eager.")
     parser.add_argument("--checkpoint", default="",
-                        help="Weights (.pyth) to export; default TEST.CHECKPOINT_FILE_PATH, else random weights.")
+                        help="Weights to export (any layout tools/convert_checkpoint.py reads); default "
+                             "TEST.CHECKPOINT_FILE_PATH (random weights only with TEST.ALLOW_RANDOM_INIT True).")
     parser.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
     parser.add_argument("--output", required=True, help="File to write (.onnx / .pt).")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (>= 17); default DEPLOY.ONNX_OPSET.")
@@ -59,16 +60,15 @@ def example_inputs(cfg, input_size=None):
 
 
 def load_model(cfg, checkpoint: str):
-    """The configured model on the CPU with ``checkpoint`` (or TEST.CHECKPOINT_FILE_PATH) loaded, eval mode."""
-    model = build_model(cfg, device=torch.device("cpu"))
-    path = checkpoint or cfg.TEST.CHECKPOINT_FILE_PATH
-    if path:
-        from slowfast.engine.checkpoint import load_checkpoint
+    """The configured model on the CPU with ``checkpoint`` (else TEST.CHECKPOINT_FILE_PATH, the newest of
+    OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH) loaded, eval mode; no checkpoint at all is refused unless
+    TEST.ALLOW_RANDOM_INIT True."""
+    from slowfast.engine.checkpoint import load_inference_weights
 
-        load_checkpoint(path, model)
+    model = build_model(cfg, device=torch.device("cpu"))
+    path = load_inference_weights(model, cfg, path=checkpoint, what="export")
+    if path:
         logger.info("loaded weights from %s", path)
-    else:
-        logger.warning("no --checkpoint and no TEST.CHECKPOINT_FILE_PATH: exporting randomly initialised weights")
     return model.eval()
 
 

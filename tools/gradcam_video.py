@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     output_dir = args.output_dir or os.path.join(
         cfg.OUTPUT_DIR, "gradcam", os.path.splitext(os.path.basename(video_path))[0]
     )
-    model = load_model_for_inference(cfg)
+    model = load_model_for_inference(cfg, what="Grad-CAM")
     layers = [layer.strip() for layer in args.target_layer.split(",") if layer.strip()]
     summary = explain_video(cfg, model, video_path, layers, output_dir, args.target_label, class_names, args.alpha)
     os.makedirs(output_dir, exist_ok=True)

@@ -27,13 +27,16 @@ _C.TRAIN.CHECKPOINT_PERIOD = 10
 _C.TRAIN.AUTO_RESUME = True
 # Weights to start from (fine-tuning) when there is nothing to resume. "" = from scratch.
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""
-# Format of TRAIN.CHECKPOINT_FILE_PATH: "pytorch" (.pyth) is the only one supported.
-_C.TRAIN.CHECKPOINT_TYPE = "pytorch"
+# Layout of TRAIN.CHECKPOINT_FILE_PATH: "auto" (detected from the file), "pytorch" (ours and the
+# public SlowFast .pyth), "caffe2" (SlowFast model-zoo .pkl), "efficient_slowfast" (the released
+# efficient dual-attention SlowFast .pyth) or "efficient_3dcnns" (Efficient-3DCNNs .pth).
+_C.TRAIN.CHECKPOINT_TYPE = "auto"
 # When fine-tuning, start counting epochs from 0 instead of the checkpoint's epoch.
 _C.TRAIN.CHECKPOINT_EPOCH_RESET = False
-# When fine-tuning, keys of the checkpoint whose shapes differ from the model (a new head)
-# are listed and left at their initial values if True; if False they are an error.
-_C.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH = True
+# When fine-tuning, a checkpoint of another MODEL.NUM_CLASSES starts a new head (listed) either way;
+# any other tensor the checkpoint does not fill (other shapes, missing, unused) is an error, unless
+# True: then they are listed and keep their initial values.
+_C.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH = False
 # The "k" of the top-k error that is logged next to top-1.
 _C.TRAIN.TOPK = 5
 # Mixed precision: bf16 autocast on CPU, fp16 autocast + GradScaler on CUDA.
@@ -51,8 +54,13 @@ _C.TEST.DATASET = "kinetics"
 _C.TEST.BATCH_SIZE = 8
 # Weights to test; "" = the newest checkpoint in OUTPUT_DIR/checkpoints (or the trained model).
 _C.TEST.CHECKPOINT_FILE_PATH = ""
-# Format of TEST.CHECKPOINT_FILE_PATH.
-_C.TEST.CHECKPOINT_TYPE = "pytorch"
+# Layout of TEST.CHECKPOINT_FILE_PATH (the values of TRAIN.CHECKPOINT_TYPE). Testing, the demo,
+# Grad-CAM and export refuse a checkpoint that leaves any model tensor at its initial value.
+_C.TEST.CHECKPOINT_TYPE = "auto"
+# The demo, Grad-CAM and export refuse to run without a checkpoint (TEST.CHECKPOINT_FILE_PATH, the
+# newest of OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH) unless True: random weights on purpose (tests,
+# speed benchmarks).
+_C.TEST.ALLOW_RANDOM_INIT = False
 # Number of temporal clips sampled uniformly per video.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10
 # Number of spatial crops (1 = centre, 3 = left/centre/right along the long side).

@@ -9,6 +9,7 @@ import os
 import torch
 
 from slowfast.config.loader import ConfigError
+from slowfast.converters import LAYOUT_NAMES
 from slowfast.datasets.build import get_dataset_class
 from slowfast.engine import distributed as du
 from slowfast.engine.optim import LR_POLICIES, OPTIMIZERS
@@ -22,6 +23,7 @@ _NORM_TYPES = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
 _ENSEMBLE_METHODS = ("sum", "max")
 _BACKENDS = ("auto", "nccl", "gloo")
 _DECODERS = ("pyav", "frames", "torchcodec")
+CHECKPOINT_TYPES = ("auto",) + LAYOUT_NAMES
 
 
 def _require(condition: bool, key: str, value, reason: str) -> None:
@@ -165,8 +167,8 @@ def _check_solver(cfg) -> None:
 def _check_train_test(cfg) -> None:
     _check_positive(cfg, "TRAIN.EVAL_PERIOD", "TRAIN.CHECKPOINT_PERIOD", "TRAIN.TOPK", "LOG_PERIOD",
                     "TEST.NUM_ENSEMBLE_VIEWS", "TEST.NUM_SPATIAL_CROPS")
-    _check_choice(cfg, "TRAIN.CHECKPOINT_TYPE", ("pytorch",))
-    _check_choice(cfg, "TEST.CHECKPOINT_TYPE", ("pytorch",))
+    _check_choice(cfg, "TRAIN.CHECKPOINT_TYPE", CHECKPOINT_TYPES)
+    _check_choice(cfg, "TEST.CHECKPOINT_TYPE", CHECKPOINT_TYPES)
     _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
     _check_choice(cfg, "TEST.ENSEMBLE_METHOD", _ENSEMBLE_METHODS)
     # Weights are checked now, not after hours of training; the demo reads TEST's weights too.

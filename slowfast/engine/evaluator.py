@@ -263,13 +263,8 @@ def video_paths_of(dataset) -> Optional[List[str]]:
 
 def resolve_test_weights(cfg) -> Optional[str]:
     """TEST.CHECKPOINT_FILE_PATH, else the newest checkpoint of OUTPUT_DIR, else
-    TRAIN.CHECKPOINT_FILE_PATH, else None (random weights)."""
-    return (
-        cfg.TEST.CHECKPOINT_FILE_PATH
-        or cu.get_last_checkpoint(cfg.OUTPUT_DIR)
-        or cfg.TRAIN.CHECKPOINT_FILE_PATH
-        or None
-    )
+    TRAIN.CHECKPOINT_FILE_PATH, else None (random weights); see checkpoint.resolve_test_weights."""
+    return cu.resolve_test_weights(cfg)[0]
 
 
 def test(cfg, model=None, loader=None) -> Dict:
@@ -284,9 +279,10 @@ def test(cfg, model=None, loader=None) -> Dict:
     device = get_device(cfg)
     if model is None:
         model = build_model(cfg, device)
-        weights = resolve_test_weights(cfg)
+        weights, checkpoint_type = cu.resolve_test_weights(cfg)
         if weights:
-            cu.load_checkpoint(weights, model, allow_shape_mismatch=False)
+            # Every model tensor must come from the file: a partial load would test random weights.
+            cu.load_checkpoint(weights, model, cfg=cfg, checkpoint_type=checkpoint_type, purpose="inference")
             logger.info(f"testing weights {weights}")
         else:
             logger.warning("no checkpoint to test (TEST.CHECKPOINT_FILE_PATH empty, none in OUTPUT_DIR): "

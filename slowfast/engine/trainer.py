@@ -95,7 +95,7 @@ class Trainer:
         last = cu.get_last_checkpoint(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
         if last:
             logger.info(f"resuming from {last}")
-            return cu.load_checkpoint(last, model, self.optimizer, self.scaler) + 1
+            return cu.load_checkpoint(last, model, self.optimizer, self.scaler, cfg=cfg, purpose="resume") + 1
         if cfg.TRAIN.CHECKPOINT_FILE_PATH:
             logger.info(f"fine-tuning from {cfg.TRAIN.CHECKPOINT_FILE_PATH}")
             epoch = cu.load_checkpoint(
@@ -105,6 +105,9 @@ class Trainer:
                 self.scaler,
                 allow_shape_mismatch=cfg.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH,
                 epoch_reset=cfg.TRAIN.CHECKPOINT_EPOCH_RESET,
+                cfg=cfg,
+                checkpoint_type=cfg.TRAIN.CHECKPOINT_TYPE,
+                purpose="finetune",
             )
             return epoch + 1
         logger.info("training from scratch")

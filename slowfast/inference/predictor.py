@@ -49,13 +49,17 @@ def head_activation(cfg) -> Callable[[torch.Tensor], torch.Tensor]:
     raise ValueError(f"MODEL.HEAD_ACT must be 'softmax' or 'sigmoid', got {cfg.MODEL.HEAD_ACT!r}")
 
 
-def load_model_for_inference(cfg, model: Optional[torch.nn.Module] = None) -> torch.nn.Module:
-    """``model`` (default: ``build_model(cfg)``) with ``TEST.CHECKPOINT_FILE_PATH`` loaded, in eval mode."""
-    model = model if model is not None else build_model(cfg)
-    if cfg.TEST.CHECKPOINT_FILE_PATH:
-        from slowfast.engine.checkpoint import load_checkpoint  # the trainer's loader (weights_only)
+def load_model_for_inference(cfg, model: Optional[torch.nn.Module] = None, what: str = "the demo") -> torch.nn.Module:
+    """``model`` (default: ``build_model(cfg)``) with its weights loaded, in eval mode: TEST.CHECKPOINT_FILE_PATH,
+    else the newest checkpoint of OUTPUT_DIR, else TRAIN.CHECKPOINT_FILE_PATH (any layout; every model tensor
+    must be filled). Without any, a model built here is refused (CheckpointError) unless
+    TEST.ALLOW_RANDOM_INIT; a ``model`` the caller passes keeps the caller's weights."""
+    from slowfast.engine.checkpoint import load_inference_weights, resolve_test_weights
 
-        load_checkpoint(cfg.TEST.CHECKPOINT_FILE_PATH, model)
+    if model is not None and resolve_test_weights(cfg)[0] is None:
+        return model.eval()
+    model = model if model is not None else build_model(cfg)
+    load_inference_weights(model, cfg, what=what)
     return model.eval()
 
 

@@ -32,8 +32,9 @@ def test_save_format_names_and_roundtrip(cfg):
     assert path == os.path.join(cfg.OUTPUT_DIR, "checkpoints", "checkpoint_epoch_00005.pyth")
     assert os.listdir(os.path.dirname(path)) == ["checkpoint_epoch_00005.pyth"]  # no temp file left
     raw = torch.load(path, weights_only=True)
-    assert set(raw) == {"epoch", "model_state", "optimizer_state", "scaler_state", "cfg"}
+    assert set(raw) == {"epoch", "model_state", "optimizer_state", "optimizer_param_names", "scaler_state", "cfg"}
     assert raw["epoch"] == 4 and "OUTPUT_DIR" in raw["cfg"]
+    assert raw["optimizer_param_names"] == cu.optimizer_param_names(model, optimizer)
 
     torch.manual_seed(1)
     fresh = ToyTwoPathway(cfg)
@@ -84,26 +85,47 @@ def test_damaged_file_names_the_path(cfg, tmp_path):
         cu.read_checkpoint(str(tmp_path / "missing.pyth"))
 
 
-def test_public_slowfast_layout_with_module_prefix_loads(cfg, tmp_path):
-    model, _ = trained_pair(cfg)
+def test_public_slowfast_layout_with_module_prefix_loads(cfg, tmp_path, caplog):
+    model, optimizer = trained_pair(cfg)
     state = {"module." + k: v for k, v in model.state_dict().items()}
     path = str(tmp_path / "SLOWFAST_8x8_R50.pyth")
-    torch.save({"epoch": 195, "model_state": state, "optimizer_state": None, "cfg": "x: 1\n"}, path)
+    torch.save({"epoch": 195, "model_state": state, "optimizer_state": optimizer.state_dict(), "cfg": "x: 1\n"}, path)
     fresh = ToyTwoPathway(cfg)
-    assert cu.load_checkpoint(path, fresh) == 195
+    fresh_optimizer = optim.construct_optimizer(fresh, cfg)
+    assert cu.load_checkpoint(path, fresh, fresh_optimizer) == 195
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in model.state_dict().items())
+    # Its optimizer groups name no parameters: the optimizer starts fresh, and says so.
+    assert fresh_optimizer.state_dict()["state"] == {}
+    assert "optimizer starts fresh: the checkpoint does not name the parameters" in caplog.text
+    assert f"loaded 6/6 tensors from {path} (pytorch)" in caplog.text
     assert cu.load_checkpoint(path, fresh, epoch_reset=True) == -1
 
 
-def test_shape_mismatch_is_listed_loudly_or_raises(cfg, tmp_path, caplog):
+def test_optimizer_groups_of_other_parameters_start_fresh(cfg, tmp_path, caplog):
+    model, optimizer = trained_pair(cfg)
+    path = cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)
+    fresh = ToyTwoPathway(cfg)
+    reordered = torch.optim.SGD(list(fresh.parameters())[::-1], lr=0.1, momentum=0.9)  # same sizes, other order
+    cu.load_checkpoint(path, fresh, reordered)
+    assert reordered.state_dict()["state"] == {}
+    assert "optimizer starts fresh: its optimizer groups hold other parameters" in caplog.text
+
+
+def test_shape_mismatch_is_refused_or_listed_loudly(cfg, tmp_path, caplog):
     model, _ = trained_pair(cfg)
     path = str(tmp_path / "k400.pyth")
-    torch.save({"epoch": 3, "model_state": model.state_dict()}, path)
+    torch.save({"epoch": 3, "model_state": model.state_dict(), "cfg": cfg.dump()}, path)
+    trained_classes = cfg.MODEL.NUM_CLASSES
     cfg.MODEL.NUM_CLASSES = 5  # a new head
     target = ToyTwoPathway(cfg)
     head_before = target.head.weight.detach().clone()
-    with pytest.raises(cu.CheckpointError, match=r"head\.weight: checkpoint \(3, 6\) vs model \(5, 6\)"):
-        cu.load_checkpoint(path, target, allow_shape_mismatch=False)
+    with pytest.raises(cu.CheckpointError) as refused:
+        cu.load_checkpoint(path, target, cfg=cfg)
+    error = refused.value
+    assert error.message == f"checkpoint {path} does not fit the model: loaded 4/6 tensors (pytorch)"
+    assert error.details[0] == f"checkpoint: ToyTwoPathway, {trained_classes} classes; config: 5 classes"
+    assert error.details[1] == "2 with other shapes: head.weight: checkpoint (3, 6) vs model (5, 6)"
+    assert "ALLOW_SHAPE_MISMATCH" not in str(error)  # the escape hatch is for fine-tuning only
     with caplog.at_level(logging.WARNING, logger="slowfast"):
         cu.load_checkpoint(path, target, allow_shape_mismatch=True)
     assert "head.weight: checkpoint (3, 6) vs model (5, 6)" in caplog.text
@@ -112,16 +134,57 @@ def test_shape_mismatch_is_listed_loudly_or_raises(cfg, tmp_path, caplog):
     assert torch.equal(target.slow.weight, model.slow.weight)
 
 
-def test_missing_and_unexpected_keys_are_listed(cfg, tmp_path, caplog):
+def test_fine_tuning_starts_a_new_head_only(cfg, tmp_path, caplog):
+    model, _ = trained_pair(cfg)
+    path = str(tmp_path / "k400.pyth")
+    torch.save({"epoch": 3, "model_state": model.state_dict()}, path)
+    cfg.MODEL.NUM_CLASSES = 5
+    target = ToyTwoPathway(cfg)
+    assert cu.load_checkpoint(path, target, cfg=cfg, purpose="finetune") == 3
+    assert "re-initialised head.weight: checkpoint (3, 6) vs model (5, 6), head.bias" in caplog.text
+    assert torch.equal(target.slow.weight, model.slow.weight)
+    # Any other gap is an error, and only here is the escape hatch suggested.
+    wider = ToyTwoPathwayBN(cfg)
+    with pytest.raises(cu.CheckpointError) as refused:
+        cu.load_checkpoint(path, wider, cfg=cfg, purpose="finetune")
+    assert "TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH True" in refused.value.hint
+    assert any("model tensors not in the checkpoint: fast_norm." in line for line in refused.value.details)
+
+
+def test_missing_and_unexpected_keys_are_named(cfg, tmp_path, caplog):
     model, _ = trained_pair(cfg)
     path = str(tmp_path / "plain.pyth")
     state = dict(model.state_dict(), extra_branch_weight=torch.zeros(1))
     torch.save({"model_state": state}, path)
     target = ToyTwoPathwayBN(cfg)
-    with caplog.at_level(logging.WARNING, logger="slowfast"):
+    with pytest.raises(cu.CheckpointError) as refused:
         cu.load_checkpoint(path, target)
-    assert "extra_branch_weight" in caplog.text  # unexpected
-    assert "fast_norm.running_mean" in caplog.text  # missing
+    text = str(refused.value)
+    assert "extra_branch_weight" in text  # unexpected
+    assert "fast_norm.running_mean" in text  # missing
+    assert "num_batches_tracked" not in text  # counters are not weights
+    with caplog.at_level(logging.WARNING, logger="slowfast"):
+        cu.load_checkpoint(path, target, allow_shape_mismatch=True)
+    assert "extra_branch_weight" in caplog.text and "fast_norm.running_mean" in caplog.text
+
+
+def test_inference_without_any_checkpoint_is_refused_unless_allowed(cfg):
+    model = ToyTwoPathway(cfg)
+    with pytest.raises(cu.CheckpointError, match="no checkpoint for the demo") as refused:
+        cu.load_inference_weights(model, cfg, what="the demo")
+    assert "TEST.ALLOW_RANDOM_INIT True" in refused.value.hint
+    cfg.TEST.ALLOW_RANDOM_INIT = True
+    assert cu.load_inference_weights(model, cfg) is None
+
+
+def test_inference_falls_back_to_the_training_checkpoint(cfg, tmp_path):
+    model, optimizer = trained_pair(cfg)
+    path = str(tmp_path / "finetuned_from.pyth")
+    torch.save({"model_state": model.state_dict()}, path)
+    cfg.TRAIN.CHECKPOINT_FILE_PATH = path  # TEST.CHECKPOINT_FILE_PATH empty, nothing in OUTPUT_DIR
+    fresh = ToyTwoPathway(cfg)
+    assert cu.load_inference_weights(fresh, cfg) == path
+    assert torch.equal(fresh.slow.weight, model.slow.weight)
 
 
 def test_a_failed_save_leaves_the_previous_file_and_no_temp(cfg, monkeypatch):

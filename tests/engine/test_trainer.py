@@ -88,16 +88,20 @@ def test_fine_tune_new_head_lists_mismatch(tmp_path, caplog):
 
     cfg = toy_cfg(tmp_path / "target", **{"MODEL.NUM_CLASSES": 4, "TRAIN.CHECKPOINT_FILE_PATH": weights,
                                           "TRAIN.CHECKPOINT_EPOCH_RESET": True, "SOLVER.MAX_EPOCH": 1})
+    assert not cfg.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH  # a new head needs no escape hatch
     with caplog.at_level(logging.WARNING, logger="slowfast"):
         trainer = make_trainer(cfg)
     assert trainer.start_epoch == 0
-    assert "head.weight: checkpoint (3, 6) vs model (4, 6)" in caplog.text
+    assert "re-initialised head.weight: checkpoint (3, 6) vs model (4, 6)" in caplog.text
     source_state = torch.load(weights, weights_only=True)["model_state"]
     assert torch.equal(trainer.model.slow.weight, source_state["slow.weight"])
 
-    cfg.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH = False
-    with pytest.raises(cu.CheckpointError, match="head.weight"):
+    # Any other gap (here: a model with one more norm layer) is an error unless explicitly allowed.
+    cfg.MODEL.MODEL_NAME = "ToyTwoPathwayBN"
+    with pytest.raises(cu.CheckpointError, match="fast_norm"):
         make_trainer(cfg)
+    cfg.TRAIN.CHECKPOINT_ALLOW_SHAPE_MISMATCH = True
+    assert make_trainer(cfg).start_epoch == 0
 
 
 def test_bf16_autocast_on_cpu(tmp_path):

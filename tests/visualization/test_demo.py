@@ -128,6 +128,7 @@ def test_run_net_runs_the_demo_of_a_demo_config(tmp_path, monkeypatch):
         # A tiny variant: 8 frames over 60 (5 predictions on the 280-frame clip), 32-pixel short side.
         "SLOWFAST.WIDTH_MULTI", "0.5", "DATA.NUM_FRAMES", "8", "DATA.SAMPLING_RATE", "8", "DATA.TEST_CROP_SIZE", "32",
         "DEMO.INPUT_VIDEO", DEMO_CLIP, "DEMO.OUTPUT_FILE", str(output), "OUTPUT_DIR", str(tmp_path),
+        "TEST.ALLOW_RANDOM_INIT", "True",  # the pipeline is under test, not the labels
     ])
     frames_out, rate_out = _decode(str(output))
     assert frames_out.shape == (280, 256, 340, 3) and rate_out == 28

@@ -19,14 +19,18 @@ mobilenetv2        ``features.{n}`` (flat, n >= 1)  ``s2, s4..s8 .pathway0_block
 
 The block tables below are also the ones the released Efficient-SlowFast uses: its ShuffleNet,
 ShuffleNetV2 and MobileNetV2 blocks are these modules (``efficient_slowfast.py`` imports them).
+
+``describe(state)`` reads the configuration a file needs from its names and shapes, e.g.
+``{"MODEL.MODEL_NAME": "ShuffleNet3D", "MODEL.NUM_CLASSES": 600, "SLOWFAST.WIDTH_MULTI": 2.0,
+"SLOWFAST.GROUPS": 3}``.
 """
 import re
 from typing import Dict, Optional
 
 from slowfast.converters import LAYOUT_REGISTRY, Converted
 from slowfast.converters.name_rules import RuleTable, flat_index, rename_state, strip_data_parallel, sub_table
-from slowfast.models.efficient_slowfast import MOBILENETV2_STAGES, SHUFFLENET_STAGE_UNITS
-from slowfast.models.single_stream import MOBILENET_ROWS
+from slowfast.models.efficient_slowfast import MOBILENETV2_STAGES, SHUFFLENET_STAGE_UNITS, SHUFFLENET_WIDTHS
+from slowfast.models.single_stream import MOBILENET_ROWS, SHUFFLENETV2_3D_WIDTHS
 
 # ``nn.Sequential(conv, bn, act)`` (stems, ``conv_last``, MobileNetV2's last 1x1x1) -> ConvNormAct.
 CONV_BN = {"0": "conv", "1": "bn"}
@@ -170,6 +174,30 @@ FAMILY_MARKERS = (
 )
 
 
+def _shufflenet_options(state) -> Dict[str, object]:
+    width = state["layer1.1.bn3.weight"].shape[0]  # a stride-1 unit outputs the stage width
+    # Its grouped conv1 sees width / groups input channels per group.
+    groups = width // state["layer1.1.conv1.weight"].shape[1]
+    return {"SLOWFAST.WIDTH_MULTI": round(width / SHUFFLENET_WIDTHS[groups][0], 4), "SLOWFAST.GROUPS": groups}
+
+
+def _shufflenetv2_options(state) -> Dict[str, object]:
+    width = 2 * state["features.1.banch2.0.weight"].shape[1]  # a stride-1 unit transforms half its input
+    return {"SLOWFAST.WIDTH_MULTI": next(w for w, row in SHUFFLENETV2_3D_WIDTHS.items() if row[1] == width)}
+
+
+# Our model and the configuration keys a file's tensors determine, per family (widths read from
+# shapes that scale exactly: MobileNet's 1024-wide classifier input, MobileNetV2's 320-wide last block).
+OPTIONS = {
+    "shufflenet": ("ShuffleNet3D", _shufflenet_options),
+    "shufflenetv2": ("ShuffleNetV23D", _shufflenetv2_options),
+    "mobilenet": ("MobileNet3D", lambda state: {
+        "SLOWFAST.WIDTH_MULTI": round(state["classifier.1.weight"].shape[1] / 1024, 4)}),
+    "mobilenetv2": ("MobileNetV23D", lambda state: {
+        "SLOWFAST.WIDTH_MULTI": round(state[f"features.{len(MOBILENETV2_BLOCKS) + 1}.0.weight"].shape[1] / 320, 4)}),
+}
+
+
 def family_of(state) -> Optional[str]:
     """The Efficient-3DCNNs model that wrote ``state`` (names only), or None."""
     names = set(strip_data_parallel(state))
@@ -191,7 +219,25 @@ class efficient_3dcnns:  # noqa: N801  (registered under its CHECKPOINT_TYPE nam
         """Rename ``state`` (foreign names) to ours; ``model``/``cfg`` are not needed (the rules
         follow the foreign module structure; the caller checks the result against the model)."""
         state = strip_data_parallel(state)
-        family = family_of(state)
-        if family is None:
-            raise ValueError("not an Efficient-3DCNNs ShuffleNet/ShuffleNetV2/MobileNet/MobileNetV2 state dict")
-        return rename_state(state, FAMILIES[family].rename)
+        return rename_state(state, FAMILIES[_family(state)].rename)
+
+    @staticmethod
+    def describe(state) -> Dict[str, object]:
+        """The config overrides that build the model ``state`` fits (``MODEL.MODEL_NAME``,
+        ``MODEL.NUM_CLASSES``, ``SLOWFAST.WIDTH_MULTI``, ShuffleNet's ``SLOWFAST.GROUPS``), read
+        from names and shapes. A truncated file yields what its tensors still tell."""
+        state = strip_data_parallel(state)
+        model_name, options = OPTIONS[_family(state)]
+        described = {"MODEL.MODEL_NAME": model_name, "MODEL.NUM_CLASSES": state["classifier.1.weight"].shape[0]}
+        try:
+            described.update(options(state))
+        except (KeyError, StopIteration):
+            pass
+        return described
+
+
+def _family(state) -> str:
+    family = family_of(state)
+    if family is None:
+        raise ValueError("not an Efficient-3DCNNs ShuffleNet/ShuffleNetV2/MobileNet/MobileNetV2 state dict")
+    return family

@@ -22,6 +22,10 @@ differs from ours in four places, each renamed by a rule of this file:
 
 The dual-attention ResNet-50 (``SlowFastDualAttention``) keeps public SlowFast's ResNet names
 (ours too); only its fusions are renamed.
+
+``describe(state)`` reads the configuration a file needs from its names and shapes (our model name,
+classes, width, groups; depth and width per group for the R50), e.g. ``{"MODEL.MODEL_NAME":
+"SlowFastShuffleNetV2", "MODEL.NUM_CLASSES": 400, "SLOWFAST.WIDTH_MULTI": 1.0}``.
 """
 import re
 from typing import Dict, Optional
@@ -35,6 +39,8 @@ from slowfast.converters.efficient_3dcnns import (
     mobilenetv2_block,
 )
 from slowfast.converters.name_rules import RuleTable, rename_state, strip_data_parallel, sub_table
+from slowfast.models.efficient_slowfast import SHUFFLENET_WIDTHS, SHUFFLENETV2_WIDTHS
+from slowfast.models.resnet_slowfast import STAGE_DEPTHS
 
 # The release's ``FuseFastAndSlow`` children -> our ``CMDA`` children (DANet's query/key/value
 # convs and ``gamma`` keep their names under the renamed attention module).
@@ -156,6 +162,46 @@ FAMILY_MARKERS = (
 )
 
 
+def _slow_stage_width(state, stage: str) -> int:
+    """``C`` of the slow pathway's ``{stage}.pathway0_channel_{C}`` names (its output width)."""
+    pattern = re.compile(rf"{stage}\.pathway0_channel_(\d+)\.")
+    return next(int(match.group(1)) for match in map(pattern.match, state) if match)
+
+
+def _shufflenet_options(state) -> Dict[str, object]:
+    width = _slow_stage_width(state, "s2")
+    # A stride-1 unit's grouped conv1 sees width / groups input channels per group.
+    groups = width // state[f"s2.pathway0_channel_{width}.features.1.conv1.weight"].shape[1]
+    return {"SLOWFAST.WIDTH_MULTI": round(width / SHUFFLENET_WIDTHS[groups][0], 4), "SLOWFAST.GROUPS": groups}
+
+
+def _shufflenetv2_options(state) -> Dict[str, object]:
+    width = _slow_stage_width(state, "s2")
+    return {"SLOWFAST.WIDTH_MULTI": next(w for w, row in SHUFFLENETV2_WIDTHS.items() if row[1] == width)}
+
+
+def _dual_options(state) -> Dict[str, object]:
+    blocks = {match.group(1) for match in map(re.compile(r"s4\.pathway0_res(\d+)\.").match, state) if match}
+    depth = next(depth for depth, stages in STAGE_DEPTHS.items() if stages[2] == len(blocks))
+    return {"RESNET.DEPTH": depth, "RESNET.WIDTH_PER_GROUP": state["s1.pathway0_stem.conv.weight"].shape[0]}
+
+
+# The configuration keys a released file's tensors determine, per family: widths read from shapes
+# that scale exactly with the width (MobileNetV2's 320-wide last block, GhostNet's 1280-wide head).
+OPTIONS = {
+    "SlowFastShuffleNetV2": _shufflenetv2_options,
+    "SlowFastShuffleNet": _shufflenet_options,
+    "SlowFastMoibleNetV2": lambda state: {
+        "SLOWFAST.WIDTH_MULTI": round(state["head.pathway0_conv1x1x1.0.weight"].shape[1] / 320, 4)},
+    "SlowFastGhostNet": lambda state: {
+        "SLOWFAST.WIDTH_MULTI": round(state["head.conv_head_slow.weight"].shape[0] / 1280, 4)},
+    "SlowFastDualAttention": _dual_options,
+}
+# Our registered name of each released model (the release misspells MobileNetV2).
+MODEL_NAMES = {family: family for family in OPTIONS}
+MODEL_NAMES["SlowFastMoibleNetV2"] = "SlowFastMobileNetV2"
+
+
 def family_of(state) -> Optional[str]:
     """The released model that wrote ``state`` (its registered name; names only), or None."""
     names = list(strip_data_parallel(state))
@@ -180,7 +226,29 @@ class efficient_slowfast:  # noqa: N801  (registered under its CHECKPOINT_TYPE n
         """Rename ``state`` (released names) to ours; ``model``/``cfg`` are not needed (the family
         is read from the names; the caller checks the result against the model)."""
         state = strip_data_parallel(state)
-        family = family_of(state)
-        if family is None:
-            raise ValueError("not a released Efficient-SlowFast model_state")
-        return rename_state(state, FAMILIES[family].rename)
+        return rename_state(state, FAMILIES[_family(state)].rename)
+
+    @staticmethod
+    def describe(state) -> Dict[str, object]:
+        """The config overrides that build the model ``state`` fits: ``MODEL.MODEL_NAME``,
+        ``MODEL.NUM_CLASSES`` and the family's width keys (``SLOWFAST.WIDTH_MULTI``,
+        ``SLOWFAST.GROUPS``; ``RESNET.DEPTH``, ``RESNET.WIDTH_PER_GROUP``), read from names and shapes.
+        A truncated file yields what its tensors still tell (error messages use this)."""
+        state = strip_data_parallel(state)
+        family = _family(state)
+        head = "head.projection.weight" if family == "SlowFastDualAttention" else "head.classifier.1.weight"
+        options = {"MODEL.MODEL_NAME": MODEL_NAMES[family]}
+        if head in state:
+            options["MODEL.NUM_CLASSES"] = state[head].shape[0]
+        try:
+            options.update(OPTIONS[family](state))
+        except (KeyError, StopIteration):
+            pass
+        return options
+
+
+def _family(state) -> str:
+    family = family_of(state)
+    if family is None:
+        raise ValueError("not a released Efficient-SlowFast model_state")
+    return family

@@ -27,6 +27,11 @@ def build(config_path: str, opts: List[str], device: str = "cpu") -> torch.nn.Mo
     return model.eval()
 
 
+def as_opts(options: Dict[str, object]) -> List[str]:
+    """``{"KEY": value}`` -> ``["KEY", "value", ...]`` (a layout's ``describe`` as overrides)."""
+    return [str(item) for key, value in options.items() for item in (key, value)]
+
+
 def meta_state(case: Dict) -> Dict[str, torch.Tensor]:
     """The manifest's tensors (right names, shapes, dtypes) on the meta device: no values."""
     return {

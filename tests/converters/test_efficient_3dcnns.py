@@ -11,6 +11,7 @@ from slowfast.converters.efficient_3dcnns import efficient_3dcnns, family_of
 from tests.converters.foreign_weights import CASES_DIR, NAMES_DIR, foreign_state, load_case
 from tests.converters.layout_checks import (
     PARITY_TOLERANCE,
+    as_opts,
     assert_maps_completely,
     build,
     meta_state,
@@ -59,12 +60,21 @@ def test_parity(path):
     assert error < PARITY_TOLERANCE
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=os.path.basename)
+@pytest.mark.parametrize("path", MANIFESTS + PARITY_CASES, ids=os.path.basename)
 def test_manifest_maps_completely(path):
+    """Every released configuration: recognised, described (model, classes, width, groups read
+    from the tensors agree with the case), and the model that description builds is filled."""
     case = load_case(path)
-    model = case_model(case, device="meta")
     state = {f"module.{name}": tensor for name, tensor in meta_state(case).items()}  # as the .pth holds them
     assert efficient_3dcnns.matches(state)
+    described = efficient_3dcnns.describe(state)
+    for option in case["opts"]:
+        key, value = option.split("=")
+        if key != "sample_size":
+            assert described[OPTION_KEYS[key][0]] == float(value), key
+    config = os.path.join(CONFIGS, FAMILY_CONFIG[case["model"]])
+    model = build(config, ["NUM_GPUS", "0"] + as_opts(described), "meta")
+    assert type(model).__name__ == described["MODEL.MODEL_NAME"]
     converted = efficient_3dcnns.convert(state, model, None)
     assert converted.ignored == []
     assert_maps_completely(converted, model)

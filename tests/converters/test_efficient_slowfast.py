@@ -12,6 +12,7 @@ from slowfast.converters.efficient_slowfast import efficient_slowfast, family_of
 from tests.converters.foreign_weights import CASES_DIR, NAMES_DIR, foreign_state, load_case
 from tests.converters.layout_checks import (
     PARITY_TOLERANCE,
+    as_opts,
     assert_maps_completely,
     build,
     meta_state,
@@ -49,13 +50,26 @@ def test_parity(path):
     assert error < PARITY_TOLERANCE
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=os.path.basename)
+def case_options(case):
+    """The case's overrides as a dict with our keys."""
+    return {key: value for key, value in zip(case["opts"][::2], case["opts"][1::2])}
+
+
+@pytest.mark.parametrize("path", MANIFESTS + PARITY_CASES, ids=os.path.basename)
 def test_manifest_maps_completely(path):
+    """Every released configuration: recognised, described (model, classes, width, groups read
+    from the tensors agree with the case), and the model that description builds is filled."""
     case = load_case(path)
-    model = case_model(case, device="meta")
     state = meta_state(case)
     assert efficient_slowfast.matches(state)
     assert family_of(state) == case["model"]
+    described = efficient_slowfast.describe(state)
+    given = case_options(case)
+    for key, value in described.items():
+        if key in given:
+            assert float(given[key]) == value, key
+    assert set(given) & {"MODEL.NUM_CLASSES", "SLOWFAST.WIDTH_MULTI", "SLOWFAST.GROUPS"} <= set(described)
+    model = build(os.path.join(CONFIGS, case["source"]), ["NUM_GPUS", "0"] + as_opts(described), "meta")
     converted = efficient_slowfast.convert(state, model, None)
     assert converted.ignored == []
     assert_maps_completely(converted, model)
@@ -111,3 +125,9 @@ def test_unknown_names_are_reported_unused():
     state["head.extra.weight"] = torch.zeros(1)
     converted = efficient_slowfast.convert(state)
     assert sorted(converted.unused) == ["head.extra.weight", "s2.pathway0_channel_48.features.0.banch2.9.weight"]
+
+
+def test_describe_a_truncated_file_says_what_it_can():
+    state = meta_state(load_case("sf_ghostnet_w1.0_27.json"))
+    del state["head.conv_head_slow.weight"]
+    assert efficient_slowfast.describe(state) == {"MODEL.MODEL_NAME": "SlowFastGhostNet", "MODEL.NUM_CLASSES": 27}

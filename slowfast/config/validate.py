@@ -112,6 +112,15 @@ def _check_detection(cfg) -> None:
         "a box may carry several actions; use sigmoid with DETECTION.ENABLE",
     )
     _check_positive(cfg, "DETECTION.ROI_XFORM_RESOLUTION")
+    # Both recompute BN statistics by calling the model on clips alone; the RoI head needs boxes.
+    _require(
+        not cfg.BN.USE_PRECISE_STATS, "BN.USE_PRECISE_STATS", cfg.BN.USE_PRECISE_STATS,
+        "is not supported with DETECTION.ENABLE (the precise-BN pass has no boxes)",
+    )
+    _require(
+        not (cfg.MULTIGRID.LONG_CYCLE or cfg.MULTIGRID.SHORT_CYCLE), "MULTIGRID.LONG_CYCLE",
+        cfg.MULTIGRID.LONG_CYCLE, "multigrid is not supported with DETECTION.ENABLE",
+    )
     _require(
         cfg.DETECTION.SPATIAL_SCALE_FACTOR >= 0, "DETECTION.SPATIAL_SCALE_FACTOR", cfg.DETECTION.SPATIAL_SCALE_FACTOR,
         "must be >= 0 (0 = derived from the backbone's strides)",

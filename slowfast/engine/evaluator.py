@@ -18,6 +18,7 @@ import torch
 
 from slowfast.engine import checkpoint as cu
 from slowfast.engine import distributed as du
+from slowfast.engine import multilabel
 from slowfast.engine.meters import ValMeter, memory_usage_gb, topks_correct
 from slowfast.models.build import memory_format
 from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
@@ -71,7 +72,10 @@ def apply_head_act(logits: torch.Tensor, head_act: str) -> torch.Tensor:
 # ---------------------------------------------------------------------------- #
 @torch.no_grad()
 def validate_epoch(model, loader, meter: ValMeter, epoch: int, cfg, device: torch.device, writer=None) -> Dict:
-    """One pass over the val split; returns (and logs) the ``val_epoch`` record."""
+    """One pass over the val split; returns (and logs) the ``val_epoch`` record (top-k errors, or
+    mAP for the multi-label tasks: AVA boxes, Charades clips)."""
+    if multilabel.task(cfg) != "classification":
+        return multilabel.validate(model, loader, cfg, device, epoch)
     model.eval()
     meter.reset()
     all_preds, all_labels = [], []
@@ -292,6 +296,8 @@ def test(cfg, model=None, loader=None) -> Dict:
         from slowfast.datasets.loader import construct_loader
 
         loader = construct_loader(cfg, "test")
+    if multilabel.task(cfg) != "classification":  # AVA boxes or Charades videos: mAP
+        return multilabel.test(model, loader, cfg, device)
     num_videos = loader.dataset.num_videos
     predictions = gather_predictions(predict_views(model, loader, cfg, device))
     stats, rows = evaluate_predictions(predictions, num_videos, cfg, video_paths_of(loader.dataset))

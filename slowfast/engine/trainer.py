@@ -29,6 +29,7 @@ import torch
 
 from slowfast.engine import checkpoint as cu
 from slowfast.engine import distributed as du
+from slowfast.engine import multilabel
 from slowfast.engine import optim
 from slowfast.engine.evaluator import to_device, validate_epoch
 from slowfast.engine.meters import TrainMeter, ValMeter, effective_topk, topks_correct
@@ -47,6 +48,9 @@ def soft_cross_entropy(logits: torch.Tensor, soft_labels: torch.Tensor) -> torch
 LOSSES = {
     "cross_entropy": torch.nn.functional.cross_entropy,
     "soft_cross_entropy": soft_cross_entropy,
+    # Multi-label (AVA boxes, Charades): both names are BCE of sigmoid(logits), from the logits.
+    "bce": multilabel.bce_with_logits,
+    "bce_logit": multilabel.bce_with_logits,
 }
 
 
@@ -69,6 +73,7 @@ class Trainer:
 
         seed_everything(derive_seed(cfg.RNG_SEED))
         self.loss_fn = LOSSES[cfg.MODEL.LOSS_FUNC]
+        self.task = multilabel.task(cfg)  # classification, detection (AVA) or multilabel (Charades)
         self.use_autocast = cfg.TRAIN.MIXED_PRECISION
         self.autocast_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_autocast and self.device.type == "cuda")
@@ -211,7 +216,8 @@ class Trainer:
             lr = self.lr_at(epoch + cur_iter / epoch_iters)
             optim.set_lr(self.optimizer, lr)
             inputs, labels = to_device(inputs, self.device, memory_format(self.cfg)), labels.to(self.device)
-            loss, top1_err, topk_err, global_batch = self.train_step(inputs, labels, epoch, cur_iter)
+            boxes = multilabel.batch_boxes(meta, self.device) if self.task == "detection" else None
+            loss, top1_err, topk_err, global_batch = self.train_step(inputs, labels, epoch, cur_iter, boxes)
             meter.net_toc()
             meter.update_stats(top1_err, topk_err, loss, lr, global_batch)
             if (cur_iter + 1) % self.cfg.LOG_PERIOD == 0:
@@ -224,19 +230,22 @@ class Trainer:
         self.write_scalars({"Train/Top1_err": stats["top1_err"], "Train/epoch_loss": stats["loss"]}, epoch)
         return stats
 
-    def train_step(self, inputs, labels, epoch: int, cur_iter: int):
+    def train_step(self, inputs, labels, epoch: int, cur_iter: int, boxes=None):
         """Forward, loss check, backward, clip, step. Returns the global-batch loss, top-1 and
-        top-k errors (percent) and the global batch size."""
+        top-k errors (percent) and the global batch size.
+
+        Detection: ``boxes`` ``(K, 5)`` go to the model with the clips and ``labels`` are the
+        boxes' ``(K, C)`` multi-hot rows, so the "batch" is the K boxes."""
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.use_autocast):
-            logits = self.model(inputs)
+            logits = self.model(inputs) if boxes is None else self.model(inputs, boxes)
             loss = self.loss_fn(logits, labels)
         batch_size = labels.shape[0]
-        hard_labels = labels.argmax(dim=1) if labels.ndim == 2 else labels
-        top1, topk = topks_correct(logits.detach().float(), hard_labels, (1, self.topk))
+        top1, topk = self.correct_counts(logits.detach().float(), labels)
         # One collective per iteration: all ranks see the same totals and stop together on a bad loss.
         totals = torch.stack([loss.detach().float() * batch_size, top1, topk, torch.full_like(top1, batch_size)])
         du.all_reduce_sum([totals])
         loss_sum, top1_sum, topk_sum, global_batch = totals.tolist()
+        global_batch = max(global_batch, 1.0)  # a detection batch may hold no boxes on any rank
         if not torch.isfinite(totals[0]):
             raise NonFiniteLossError(
                 f"training loss is {loss_sum / global_batch} at epoch {epoch + 1} iteration {cur_iter + 1} "
@@ -255,6 +264,14 @@ class Trainer:
             100.0 * (1.0 - topk_sum / global_batch),
             int(global_batch),
         )
+
+    def correct_counts(self, logits, labels):
+        """Top-1 and top-k hits of a batch: against the (arg-max) class, or for multi-label tasks
+        whether the k best-scored classes hit one of the positives."""
+        if self.task != "classification":
+            return multilabel.multilabel_topks_correct(logits, labels, (1, self.topk))
+        hard_labels = labels.argmax(dim=1) if labels.ndim == 2 else labels
+        return topks_correct(logits, hard_labels, (1, self.topk))
 
     def on_epoch_end(self, epoch: int) -> None:
         """BN statistics, checkpoint and validation as the schedule says."""

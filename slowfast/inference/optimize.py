@@ -26,6 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from slowfast.models.heads import example_args
+
 logger = logging.getLogger(__name__)
 
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -88,7 +90,7 @@ def find_conv_bn_pairs(model: nn.Module, example_inputs: Sequence[torch.Tensor])
         # The autograd graph is the data-flow record: force it on even inside inference_mode/no_grad.
         with torch.inference_mode(False), torch.enable_grad():
             inputs = [x.clone().requires_grad_(True) for x in inputs]
-            output = model(inputs)
+            output = model(*example_args(model, inputs))  # a detection model also takes boxes
     finally:
         for handle in handles:
             handle.remove()
@@ -167,12 +169,13 @@ def _to_memory_format(inputs: Sequence[torch.Tensor], channels_last: bool) -> Li
 @torch.inference_mode()
 def median_forward_seconds(model: nn.Module, inputs: Sequence[torch.Tensor], repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``model(inputs)`` over ``repeats`` runs after ``warmup`` runs."""
+    args = example_args(model, inputs)
     for _ in range(warmup):
-        model(list(inputs))
+        model(*args)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model(list(inputs))
+        model(*args)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -187,16 +190,16 @@ def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tenso
     """
     contiguous = model
     channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)
-    candidates = {False: (contiguous, _to_memory_format(example_inputs, False)),
-                  True: (channels_last, _to_memory_format(example_inputs, True))}
+    candidates = {False: (contiguous, example_args(model, _to_memory_format(example_inputs, False))),
+                  True: (channels_last, example_args(model, _to_memory_format(example_inputs, True)))}
     times = {False: [], True: []}
     for _ in range(warmup):  # allocator and oneDNN primitive caches; one run is not enough
-        for net, xs in candidates.values():
-            net(list(xs))
+        for net, args in candidates.values():
+            net(*args)
     for _ in range(repeats):
-        for candidate, (net, xs) in candidates.items():
+        for candidate, (net, args) in candidates.items():
             start = time.perf_counter()
-            net(list(xs))
+            net(*args)
             times[candidate].append(time.perf_counter() - start)
     t_contiguous, t_channels_last = statistics.median(times[False]), statistics.median(times[True])
     logger.info("memory-format probe: contiguous %.1f ms, channels_last_3d %.1f ms",
@@ -218,6 +221,9 @@ def optimize_for_inference(
             (the memory-format probe times this shape).
         channels_last: True/False forces the layout; None measures both and keeps the faster.
         fold_bn: fold BatchNorm into the preceding convolutions.
+    A detection model (RoI head) is run with example boxes (``heads.example_args``) for the BN
+    data-flow record and the timing probe.
+
     Returns:
         The optimised model. Its attribute ``channels_last`` tells callers which layout it chose;
         feeding inputs in that layout (``prepare_inputs``) saves one conversion.

@@ -239,3 +239,30 @@ def build_head(cfg, dims_in: Sequence[int], feature_strides: Sequence[int], **op
         dropout_rate=cfg.MODEL.DROPOUT_RATE,
         **options,
     )
+
+
+def takes_boxes(model: nn.Module) -> bool:
+    """True when ``model`` (or the module a DDP wrapper holds) has an RoI head: it is called as
+    ``model(inputs, bboxes)``."""
+    model = getattr(model, "module", model)
+    return isinstance(getattr(model, "head", None), RoIHead)
+
+
+def example_boxes(inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Two boxes per clip of ``inputs`` (the whole frame and its centre quarter), ``(2N, 5)`` rows
+    of (batch index, x1, y1, x2, y2) in input pixels: stand-ins for tracing, FLOP counting and
+    timing a detection model."""
+    batch, height, width = inputs[0].shape[0], inputs[0].shape[-2], inputs[0].shape[-1]
+    rows = []
+    for n in range(batch):
+        rows.append([n, 0.0, 0.0, width - 1.0, height - 1.0])
+        rows.append([n, width / 4, height / 4, 3 * width / 4, 3 * height / 4])
+    return torch.tensor(rows, dtype=inputs[0].dtype, device=inputs[0].device).reshape(-1, 5)
+
+
+def example_args(model: nn.Module, inputs: Sequence[torch.Tensor]) -> tuple:
+    """The positional arguments of ``model`` for ``inputs``: ``(inputs,)``, or ``(inputs, boxes)``
+    with :func:`example_boxes` for a detection model. Every caller that runs a model on example
+    clips (BN folding, FLOPs, shapes, export, benchmarks) goes through this."""
+    inputs = list(inputs)
+    return (inputs, example_boxes(inputs)) if takes_boxes(model) else (inputs,)

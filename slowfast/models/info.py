@@ -17,6 +17,8 @@ with warnings.catch_warnings():  # fvcore's import uses the deprecated torch.jit
     warnings.simplefilter("ignore", FutureWarning)
     from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
+from slowfast.models.heads import example_args  # noqa: E402
+
 Shape = Tuple[int, ...]
 
 
@@ -70,8 +72,8 @@ def _sdpa_flop_jit(inputs, outputs) -> int:
 def _analysis(analysis_cls, model: nn.Module, cfg, mode: str):
     """Run an fvcore analysis on an eval-mode deep copy, silencing tracer and fvcore warnings."""
     model = copy.deepcopy(model).eval()
-    inputs = dummy_inputs(model, input_shapes(cfg, mode))
-    analysis = analysis_cls(model, (inputs,))
+    # A detection model is counted with two boxes per clip (heads.example_args).
+    analysis = analysis_cls(model, example_args(model, dummy_inputs(model, input_shapes(cfg, mode))))
     if analysis_cls is FlopCountAnalysis:
         analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_flop_jit)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
@@ -121,7 +123,7 @@ def stage_output_shapes(model: nn.Module, cfg, mode: str = "train", batch_size: 
 
     handles = [getattr(model, name).register_forward_hook(record(name)) for name in feature_module_names(model)]
     try:
-        model(dummy_inputs(model, input_shapes(cfg, mode), batch_size))
+        model(*example_args(model, dummy_inputs(model, input_shapes(cfg, mode), batch_size)))
     finally:
         for handle in handles:
             handle.remove()

@@ -152,3 +152,31 @@ def test_classification_forward_unchanged():
     detection = build_model(detection_cfg("SlowFastShuffleNetV2", {"SLOWFAST.WIDTH_MULTI": 0.25})).eval()
     with pytest.raises(ValueError, match="model\\(inputs, bboxes\\)"):
         detection(clip(cfg, 2))
+
+
+def test_detection_model_through_bn_folding_flops_and_shapes():
+    """Everything that runs a model on example clips also runs a detection model (with boxes)."""
+    from slowfast.inference.optimize import optimize_for_inference
+    from slowfast.models.heads import example_args
+    from slowfast.models.info import gflops, stage_output_shapes
+
+    torch.manual_seed(0)
+    cfg = detection_cfg("SlowFastShuffleNetV2", {"SLOWFAST.WIDTH_MULTI": 0.25, "DATA.NUM_FRAMES": 8,
+                                                 "DATA.TRAIN_CROP_SIZE": CROP, "DATA.TEST_CROP_SIZE": CROP})
+    model = build_model(cfg).eval()
+    inputs = clip(cfg, 2)
+    classification = build_model(detection_cfg("SlowFastShuffleNetV2", {
+        "SLOWFAST.WIDTH_MULTI": 0.25, "DATA.NUM_FRAMES": 8, "DATA.TRAIN_CROP_SIZE": CROP}, enable=False)).eval()
+
+    def norms_left(net):
+        return sum(isinstance(m, torch.nn.BatchNorm3d) for m in optimize_for_inference(net, inputs, False).modules())
+
+    bn_total = sum(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())
+    assert norms_left(model) == norms_left(classification) < bn_total // 2  # the same BNs fold
+    optimized = optimize_for_inference(model, inputs, channels_last=False)
+    with torch.no_grad():
+        assert torch.allclose(optimized(inputs, BOXES), model(inputs, BOXES), atol=1e-4)
+    args = example_args(model, inputs)
+    assert len(args) == 2 and args[1].shape == (4, 5)
+    assert gflops(model, cfg) > gflops(classification, cfg) > 0
+    assert stage_output_shapes(model, cfg)["s4_fuse"][0][-1] == CROP // 32

@@ -6,6 +6,7 @@ from slowfast.models.blocks.shufflenet import (
     ShuffleNetUnit,
     ShuffleNetV2Unit,
     channel_shuffle,
+    concat_shuffle,
     round_to_groups,
     shufflenet_stage,
     shufflenetv2_stage,
@@ -26,10 +27,20 @@ def test_channel_shuffle_interleaves_groups(groups, expected):
     assert out[0, :, 0, 0, 0].tolist() == expected
 
 
-def test_channel_shuffle_accepts_channels_last_inputs():
+def test_channel_shuffle_accepts_channels_last_inputs_and_keeps_their_layout():
     x = torch.randn(2, 6, 3, 4, 5)
     out = channel_shuffle(x.to(memory_format=torch.channels_last_3d), 3)
-    torch.testing.assert_close(out, channel_shuffle(x, 3))
+    assert torch.equal(out, channel_shuffle(x, 3))
+    assert out.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last_3d])
+def test_concat_shuffle_is_shuffle_of_concat_in_the_input_layout(layout):
+    whole = torch.randn(2, 8, 3, 4, 5).contiguous(memory_format=layout)
+    first, second = whole[:, :4], torch.randn(2, 4, 3, 4, 5).contiguous(memory_format=layout)
+    out = concat_shuffle(first, second)
+    assert torch.equal(out, channel_shuffle(torch.cat([first, second], dim=1).contiguous(), 2))
+    assert out.is_contiguous(memory_format=layout)
 
 
 def test_channel_shuffle_rejects_indivisible_width():

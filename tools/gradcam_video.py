@@ -17,9 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from slowfast.config.loader import load_config, parse_args  # noqa: E402
+from slowfast.config.loader import ConfigError, load_config, parse_args  # noqa: E402
 from slowfast.visualization.gradcam import explain_video  # noqa: E402
-from slowfast.inference.labels import load_class_names  # noqa: E402
+from slowfast.inference.labels import class_names_of  # noqa: E402
 from slowfast.inference.predictor import load_model_for_inference  # noqa: E402
 
 
@@ -47,10 +47,10 @@ def main(argv=None) -> dict:
     video_path = os.path.join(args.root_path, args.video_path)
     if not os.path.isfile(video_path):
         raise FileNotFoundError(f"video not found: {video_path} (--root_path + --video_path)")
-    label_file = args.label_file or cfg.DEMO.LABEL_FILE_PATH
-    class_names = load_class_names(label_file, cfg.MODEL.NUM_CLASSES) if label_file else None
+    class_names = class_names_of(cfg, args.label_file or cfg.DEMO.LABEL_FILE_PATH)
     if args.target_label is not None and not 0 <= args.target_label < cfg.MODEL.NUM_CLASSES:
-        raise ValueError(f"--target_label {args.target_label} is not in [0, MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES})")
+        raise ConfigError(f"--target_label {args.target_label} is not in [0, MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES})",
+                          f"give a class id below {cfg.MODEL.NUM_CLASSES}, or leave it out to explain the predicted class")
     output_dir = args.output_dir or os.path.join(
         cfg.OUTPUT_DIR, "gradcam", os.path.splitext(os.path.basename(video_path))[0]
     )

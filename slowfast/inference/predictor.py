@@ -27,7 +27,8 @@ from fvcore.common.registry import Registry
 
 from slowfast.datasets.transforms import frames_to_tchw, normalize, pack_pathway_output, short_side_scale
 from slowfast.models.build import build_model, get_device
-from slowfast.inference.labels import class_name, load_class_names
+from slowfast.inference.labels import class_name, class_names_of
+from slowfast.utils.errors import ConfigError
 
 PREDICTOR_REGISTRY = Registry("PREDICTOR")
 PREDICTOR_REGISTRY.__doc__ = "Inference back ends of the demo, selected by DEMO.BACKEND."
@@ -100,9 +101,8 @@ def build_predictor(cfg, model: Optional[torch.nn.Module] = None) -> Predictor:
 
     by_lower_name = {name.lower().removesuffix("predictor"): cls for name, cls in PREDICTOR_REGISTRY}
     if backend not in by_lower_name:
-        raise KeyError(
-            f"DEMO.BACKEND '{cfg.DEMO.BACKEND}' is not a registered predictor; known: {sorted(by_lower_name)}"
-        )
+        raise ConfigError(f"DEMO.BACKEND={cfg.DEMO.BACKEND!r} is not a registered predictor",
+                          f"use one of {sorted(by_lower_name)}")
     backend_class = by_lower_name[backend]
     return backend_class(cfg) if model is None else backend_class(cfg, model)
 
@@ -207,15 +207,16 @@ class StreamingPredictor:
     Args:
         cfg: the model's config (DATA.*, MODEL.*, DEMO.BUFFER_SIZE/TOPK/LABEL_FILE_PATH/BACKEND).
         predictor: inference back end (default ``build_predictor(cfg)``).
-        class_names: label names (default: read ``DEMO.LABEL_FILE_PATH`` when set, else ids).
+        class_names: label names (default: ``DEMO.LABEL_FILE_PATH`` when set, else the training
+            dataset's own names when it has them, else ids; see ``class_names_of``).
     """
 
     def __init__(self, cfg, predictor: Optional[Predictor] = None, class_names: Optional[List[str]] = None):
         self.cfg = cfg
         self.predictor = predictor if predictor is not None else build_predictor(cfg)
         self.preprocess = ClipPreprocessor(cfg)
-        if class_names is None and cfg.DEMO.LABEL_FILE_PATH:
-            class_names = load_class_names(cfg.DEMO.LABEL_FILE_PATH, cfg.MODEL.NUM_CLASSES)
+        if class_names is None:
+            class_names = class_names_of(cfg, cfg.DEMO.LABEL_FILE_PATH)
         self.class_names = class_names
         self.topk = cfg.DEMO.TOPK
         self.model_seconds = 0.0

@@ -207,4 +207,6 @@ def _run(cfg, predictor: Optional[Predictor] = None, source: Optional[FrameSourc
         f"(one prediction every {window_stride(cfg, source.fps)} frames) | end-to-end {stats.end_to_end_fps:.1f} FPS "
         f"(after {stats.setup_seconds:.1f} s of model set-up)"
     )
+    if cfg.DEMO.OUTPUT_FILE:
+        print(f"demo: wrote {os.path.abspath(cfg.DEMO.OUTPUT_FILE)}", flush=True)  # say where the result is
     return stats

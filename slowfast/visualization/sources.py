@@ -12,6 +12,8 @@ from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from slowfast.utils.errors import ConfigError, DataError, DeviceUnavailableError
+
 FrameRate = Union[Fraction, float]
 
 
@@ -34,15 +36,15 @@ class ContainerSource(FrameSource):
 
         is_url = "://" in path_or_url
         if not is_url and not os.path.isfile(path_or_url):
-            raise FileNotFoundError(f"input video not found: {path_or_url}")
+            raise FileNotFoundError(f"input video not found: {path_or_url}; give the path of a video file, or a stream URL")
         self.path = path_or_url
         try:
             self._container = av.open(path_or_url, metadata_errors="ignore")
         except av.FFmpegError as error:
-            raise RuntimeError(f"{path_or_url}: cannot open as a video ({error})") from error
+            raise DataError(f"{path_or_url}: cannot open as a video ({error})", "give a video file FFmpeg can read") from error
         if not self._container.streams.video:
             self._container.close()
-            raise RuntimeError(f"{path_or_url}: has no video stream")
+            raise DataError(f"{path_or_url}: has no video stream", "give a file with a video stream (not audio only)")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # frame threads: decoding keeps up with the model
         self.fps = self._stream.average_rate or self._stream.guessed_rate
@@ -64,7 +66,8 @@ class CameraSource(FrameSource):
 
         self._capture = cv2.VideoCapture(index)
         if not self._capture.isOpened():
-            raise RuntimeError(f"cannot open camera {index} with OpenCV (DEMO.WEBCAM)")
+            raise DeviceUnavailableError(f"DEMO.WEBCAM={index}: cannot open camera {index} with OpenCV",
+                                         "check the camera index, or set DEMO.INPUT_VIDEO and DEMO.WEBCAM -1")
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and fps > 0 else None
         self.height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) or None
@@ -108,7 +111,8 @@ def demo_source(cfg) -> FrameSource:
         return CameraSource(cfg.DEMO.WEBCAM)
     path = cfg.DEMO.INPUT_VIDEO or cfg.DEMO.DATA_SOURCE
     if not path:
-        raise ValueError("the demo needs an input: set DEMO.INPUT_VIDEO (or DEMO.DATA_SOURCE) or DEMO.WEBCAM")
+        raise ConfigError("the demo needs an input",
+                          "set DEMO.INPUT_VIDEO (or DEMO.DATA_SOURCE) to a video file or URL, or DEMO.WEBCAM to a camera index")
     return ContainerSource(path)
 
 
@@ -167,17 +171,17 @@ class WindowDisplay:
 
         self._cv2, self.name = cv2, name
         if os.name != "nt" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise RuntimeError(
+            raise DeviceUnavailableError(
                 "DEMO.OUTPUT_FILE is empty, so the demo would show a window, but there is no display "
-                "(DISPLAY is not set): set DEMO.OUTPUT_FILE to an .mp4 path"
+                "(DISPLAY is not set)", "set DEMO.OUTPUT_FILE to an .mp4 path"
             )
         try:
             cv2.namedWindow(name, cv2.WINDOW_NORMAL)
         except cv2.error as error:
-            raise RuntimeError(
+            raise DeviceUnavailableError(
                 "DEMO.OUTPUT_FILE is empty, so the demo would show a window, but this OpenCV has no GUI "
-                "support (opencv-python-headless?): set DEMO.OUTPUT_FILE to an .mp4 path, or install "
-                f"opencv-python ({str(error).strip().splitlines()[-1]})"
+                f"support (opencv-python-headless?; {str(error).strip().splitlines()[-1]})",
+                "set DEMO.OUTPUT_FILE to an .mp4 path, or install opencv-python",
             ) from error
         if width > 0 and height > 0:
             cv2.resizeWindow(name, width, height)

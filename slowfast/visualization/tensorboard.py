@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torch.utils.tensorboard.summary import Summary  # noqa: E402
 
-from slowfast.inference.labels import class_name, load_class_names  # noqa: E402
+from slowfast.inference.labels import class_name, class_names_of  # noqa: E402
 from slowfast.visualization.overlay import clip_to_uint8, encode_gif  # noqa: E402
 
 TensorOrList = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -109,8 +109,7 @@ class TensorboardWriter:
         self.log_dir = log_dir or tensorboard_log_dir(cfg)
         os.makedirs(self.log_dir, exist_ok=True)
         self.writer = SummaryWriter(log_dir=self.log_dir)
-        names_path = cfg.TENSORBOARD.CLASS_NAMES_PATH
-        self.class_names = load_class_names(names_path) if names_path else None
+        self.class_names = class_names_of(cfg, cfg.TENSORBOARD.CLASS_NAMES_PATH)
 
     def add_scalars(self, data_dict: Dict[str, float], global_step: Optional[int] = None) -> None:
         """Log every ``tag: value`` of ``data_dict`` (tensors are converted with ``.item()``)."""

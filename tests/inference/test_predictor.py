@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from slowfast.inference.labels import load_class_names
+from slowfast.utils.errors import ConfigError
 from slowfast.inference.predictor import (
     ClipPreprocessor,
     PytorchPredictor,
@@ -82,7 +83,7 @@ def test_streaming_yields_one_result_per_window(toy_cfg, toy_model, tmp_path):
 
 def test_unknown_backend_is_a_clear_error(toy_cfg, toy_model):
     toy_cfg.DEMO.BACKEND = "tensorrt"
-    with pytest.raises(KeyError, match="DEMO.BACKEND 'tensorrt'"):
+    with pytest.raises(ConfigError, match="DEMO.BACKEND='tensorrt' is not a registered predictor; use one of"):
         build_predictor(toy_cfg, toy_model)
 
 
@@ -122,3 +123,24 @@ def test_onnx_backend_is_registered_on_demand(toy_cfg, toy_model):
     toy_cfg.DEMO.BACKEND = "onnx"
     predictor = build_predictor(toy_cfg, toy_model)
     assert type(predictor).__name__ == "OnnxPredictor" and predictor.model is toy_model
+
+
+def test_class_names_come_from_the_training_dataset_without_a_label_file(tmp_path):
+    """The synthetic dataset names its classes in classes.txt: the demo shows those names, not ids."""
+    from slowfast.config import get_cfg
+    from slowfast.datasets.synthetic import CLASS_NAMES
+    from slowfast.inference.labels import class_names_of
+
+    cfg = get_cfg()
+    cfg.TRAIN.DATASET, cfg.MODEL.NUM_CLASSES = "synthetic", 9
+    cfg.SYNTHETIC.CACHE_DIR = str(tmp_path)
+    assert class_names_of(cfg) == list(CLASS_NAMES)  # not generated yet: the generator's names
+    (tmp_path / "classes.txt").write_text("".join(f"class {i}\n" for i in range(9)))
+    assert class_names_of(cfg)[8] == "class 8"  # the generated directory's file
+    cfg.MODEL.NUM_CLASSES = 4  # another head: the names would be wrong, ids are shown
+    assert class_names_of(cfg) is None
+    cfg.TRAIN.DATASET = "kinetics"  # no names of its own
+    assert class_names_of(cfg) is None
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\nc\nd\n")
+    assert class_names_of(cfg, str(names)) == ["a", "b", "c", "d"]

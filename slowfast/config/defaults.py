@@ -139,6 +139,63 @@ _C.SYNTHETIC.FPS = 30
 _C.SYNTHETIC.SEED = 0
 # Also write a JPEG frame-folder copy in the Jester-v1 layout.
 _C.SYNTHETIC.FRAME_FOLDERS = False
+# Which built-in dataset TRAIN.DATASET / TEST.DATASET read: "" (the motion clips of the
+# "synthetic" dataset), "ava" (the "ava" dataset reads a generated AVA layout: several actors per
+# video, 1-3 simultaneous motions each; every AVA.* path points at it) or "charades" (the
+# "charades" dataset reads a generated multi-label frame-list layout). See
+# datasets/synthetic_detection.py.
+_C.SYNTHETIC.LAYOUT = ""
+# AVA layout: videos of the train / val splits.
+_C.SYNTHETIC.AVA_VIDEOS = [40, 10]
+# AVA layout: annotated keyframes per video (1 Hz from AVA.FIRST_FRAME_SEC + 1 s); a video holds
+# AVA_KEYFRAMES + 1 seconds of frames at AVA.FPS instead of AVA's 15 minutes.
+_C.SYNTHETIC.AVA_KEYFRAMES = 5
+# AVA layout: [min, max] actors per video.
+_C.SYNTHETIC.AVA_ACTORS = [2, 3]
+# Charades layout: videos of the train / val splits (SYNTHETIC.NUM_FRAMES frames each).
+_C.SYNTHETIC.CHARADES_VIDEOS = [160, 40]
+
+# ---------------------------------------------------------------------------- #
+# AVA action detection (TRAIN.DATASET ava; SlowFast's key names and file names)
+# ---------------------------------------------------------------------------- #
+_C.AVA = CfgNode()
+# Root of the extracted frames: FRAME_DIR/<video_id>/<video_id>_000001.jpg (30 fps from 15:00).
+_C.AVA.FRAME_DIR = ""
+# Directory of the frame lists (lines "original_vido_id video_idx frame_idx path labels").
+_C.AVA.FRAME_LIST_DIR = ""
+# Directory of the box CSVs, label map, exclusions and ground truth named below.
+_C.AVA.ANNOTATION_DIR = ""
+# Frame lists of the training split (in FRAME_LIST_DIR).
+_C.AVA.TRAIN_LISTS = ["train.csv"]
+# Frame lists of the val / test splits (in FRAME_LIST_DIR).
+_C.AVA.TEST_LISTS = ["val.csv"]
+# Ground-truth box CSVs of training (video_id,timestamp,x1,y1,x2,y2,action_id,person_id).
+_C.AVA.TRAIN_GT_BOX_LISTS = ["ava_train_v2.2.csv"]
+# Predicted person boxes also used in training (video_id,...,x2,y2,action_id or empty,score).
+_C.AVA.TRAIN_PREDICT_BOX_LISTS = []
+# Predicted person boxes evaluated on the val / test splits (scored by the model per class).
+_C.AVA.TEST_PREDICT_BOX_LISTS = ["ava_val_predicted_boxes.csv"]
+# Predicted boxes scoring below this are left out.
+_C.AVA.DETECTION_SCORE_THRESH = 0.9
+# The evaluated classes (60 of AVA's 80): label map pbtxt in ANNOTATION_DIR.
+_C.AVA.LABEL_MAP_FILE = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+# Keyframes excluded from evaluation ("video_id,timestamp" lines) in ANNOTATION_DIR.
+_C.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
+# Ground truth of the evaluation in ANNOTATION_DIR.
+_C.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"
+# Validate on every keyframe; False validates on the keyframes whose second is a multiple of 4
+# (SlowFast's quicker val; the test always uses them all).
+_C.AVA.FULL_TEST_ON_VAL = False
+# Feed channels in BGR order (models converted from Caffe2 weights).
+_C.AVA.BGR = False
+# Mirror val / test clips (and their boxes).
+_C.AVA.TEST_FORCE_FLIP = False
+# [first, last] keyframe second that is annotated (AVA: 902..1798 of each video).
+_C.AVA.VALID_SECONDS = [902, 1798]
+# Time of the first extracted frame in seconds (AVA's frames start at 15:00 = 900 s).
+_C.AVA.FIRST_FRAME_SEC = 900
+# Frame rate of the extracted frames.
+_C.AVA.FPS = 30
 
 # ---------------------------------------------------------------------------- #
 # Model

@@ -6,6 +6,10 @@ Batch contract (see docs/architecture.md): ``(inputs, labels, video_index, meta)
 failed to decode for this batch (replaced in training; dropped in evaluation, so an evaluation
 batch may be smaller than asked, even empty).
 
+Multi-label datasets (Charades) give each item a float multi-hot label ``(NUM_CLASSES,)``; their
+``labels`` are then ``FloatTensor(N, NUM_CLASSES)``. Detection batches (``DETECTION.ENABLE``)
+follow :func:`detection_collate`.
+
 Reproducibility: an epoch's order depends only on ``(RNG_SEED, epoch)`` (the sampler and the
 loader's generator are reseeded by ``shuffle_dataset``) and its augmentations only on
 ``(RNG_SEED, epoch, index)`` (see ``video_dataset.item_rngs``), whatever the number of workers.
@@ -78,10 +82,50 @@ def collate(batch: Sequence[Tuple]) -> Tuple[List[torch.Tensor], torch.Tensor, t
         inputs = [torch.stack([item[0][p] for item in kept]) for p in range(num_pathways)]
     else:
         inputs = [torch.zeros((0, *x.shape), dtype=x.dtype) for x in batch[0][0]]
-    labels = torch.tensor([item[1] for item in kept], dtype=torch.long)
+    if isinstance(batch[0][1], torch.Tensor):  # multi-hot labels of a multi-label dataset
+        labels = torch.stack([item[1] for item in kept]) if kept else torch.zeros((0, *batch[0][1].shape))
+    else:
+        labels = torch.tensor([item[1] for item in kept], dtype=torch.long)
     video_index = torch.tensor([item[2] for item in kept], dtype=torch.long)
     view_index = torch.tensor([item[3].get("view_index", 0) for item in kept], dtype=torch.long)
     return inputs, labels, video_index, {"view_index": view_index, "failed": failed}
+
+
+def detection_collate(batch: Sequence[Tuple]) -> Tuple[List[torch.Tensor], torch.Tensor, torch.Tensor, Dict]:
+    """Stack AVA items (``DETECTION.ENABLE``): clips are stacked, boxes concatenated.
+
+    Items are ``(inputs, labels (K_i, C), index, meta)`` with ``meta["boxes"]`` ``(K_i, 4)``
+    pixels of the clip, ``meta["ori_boxes"]`` ``(K_i, 4)`` normalised and ``meta["metadata"]``
+    ``(K_i, 2)`` ``(video_idx, timestamp_sec)``. Returns ``(inputs, labels, index, meta)``: inputs
+    a list of ``(N, C, T, H, W)``, labels ``(K, C)`` (K = sum of K_i), index ``LongTensor(N)``,
+    ``meta["boxes"]`` and ``meta["ori_boxes"]`` ``(K, 5)`` whose column 0 is the item's row in
+    the batch, ``meta["metadata"]`` ``(K, 2)``, ``meta["failed"]`` as in :func:`collate` and
+    ``meta["dropped_boxes"]`` the number of boxes the items' crops left empty (dropped).
+    Dropped (undecodable) evaluation items are left out.
+    """
+    failed = [path for item in batch for path in item[3].get("failed", ())]
+    dropped_boxes = sum(int(item[3].get("dropped_boxes", 0)) for item in batch)
+    kept = [item for item in batch if not item[3].get("dropped", False)]
+    items = kept or batch[:1]  # with nothing kept, the first item's shapes give the empty tensors
+    if kept:
+        inputs = [torch.stack([item[0][p] for item in kept]) for p in range(len(batch[0][0]))]
+    else:
+        inputs = [torch.zeros((0, *x.shape), dtype=x.dtype) for x in batch[0][0]]
+    labels = torch.cat([item[1] for item in items])[: None if kept else 0]
+
+    def with_batch_index(key: str) -> torch.Tensor:
+        rows = [torch.cat([torch.full((len(item[3][key]), 1), float(i)), item[3][key].float()], dim=1)
+                for i, item in enumerate(items)]
+        return torch.cat(rows)[: None if kept else 0]
+
+    meta = {
+        "boxes": with_batch_index("boxes"),
+        "ori_boxes": with_batch_index("ori_boxes"),
+        "metadata": torch.cat([item[3]["metadata"] for item in items]).long()[: None if kept else 0],
+        "failed": failed,
+        "dropped_boxes": dropped_boxes,
+    }
+    return inputs, labels, torch.tensor([item[2] for item in kept], dtype=torch.long), meta
 
 
 def seed_worker(worker_id: int) -> None:
@@ -123,7 +167,7 @@ def construct_loader(cfg, split: str) -> DataLoader:
 
     common = dict(
         num_workers=cfg.DATA_LOADER.NUM_WORKERS,
-        collate_fn=collate,
+        collate_fn=detection_collate if cfg.DETECTION.ENABLE else collate,
         pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and cfg.NUM_GPUS > 0 and torch.cuda.is_available()),
         worker_init_fn=seed_worker,
         generator=generator,

@@ -9,9 +9,17 @@ augmentation depends only on the seed the dataset derives for it, not on which w
 
 The demo, Grad-CAM and streaming predictor reuse ``test_transform`` / ``pack_pathway_output``
 so that they see exactly what the evaluator sees.
+
+Boxes (action detection): every geometric op takes optional ``boxes``, float ``(K, 4)`` x1, y1,
+x2, y2 in pixels of the frames it receives (continuous coordinates: pixel ``(i, j)`` covers
+``[j, j + 1) x [i, i + 1)``), and then returns ``(frames, boxes)`` with the boxes moved with the
+pixels: scaled by the resize factors, shifted and clipped to the crop (a box outside the crop
+becomes empty, width or height 0: see :func:`nonempty_boxes`), mirrored by the flip. Colour ops
+move no pixel. Without boxes the ops return the frames alone, as before, and draw the same random
+numbers either way.
 """
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torchvision.transforms.v2.functional as F
@@ -27,30 +35,48 @@ def frames_to_tchw(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(0, 3, 1, 2)
 
 
-def short_side_scale(frames: torch.Tensor, size: int) -> torch.Tensor:
+Frames = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]  # frames, or (frames, boxes) when boxes are given
+
+
+def _result(frames: torch.Tensor, boxes: Optional[torch.Tensor]) -> Frames:
+    return frames if boxes is None else (frames, boxes)
+
+
+def nonempty_boxes(boxes: torch.Tensor) -> torch.Tensor:
+    """``bool (K,)``: the boxes with positive width and height (a clipped-away box has neither)."""
+    return (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+
+
+def short_side_scale(frames: torch.Tensor, size: int, boxes: Optional[torch.Tensor] = None) -> Frames:
     """Resize ``(T, C, H, W)`` frames so that the short side is ``size``, keeping the aspect.
 
     The long side becomes ``floor(long * size / short)`` (as SlowFast does). Antialiased
-    bilinear, so down-scaling a 720p clip does not alias.
+    bilinear, so down-scaling a 720p clip does not alias. ``boxes`` are scaled by the same
+    per-axis factors (``new_width / width``, ``new_height / height``).
     """
     height, width = frames.shape[-2:]
     if min(height, width) == size:
-        return frames
+        return _result(frames, boxes)
     if height <= width:
         new_height, new_width = size, int(math.floor(width * size / height))
     else:
         new_height, new_width = int(math.floor(height * size / width)), size
-    return F.resize(frames, [new_height, new_width], antialias=True)
+    frames = F.resize(frames, [new_height, new_width], antialias=True)
+    if boxes is not None:
+        factors = torch.tensor([new_width / width, new_height / height] * 2, dtype=boxes.dtype)
+        boxes = boxes * factors
+    return _result(frames, boxes)
 
 
 def random_short_side_scale(
-    frames: torch.Tensor, min_size: int, max_size: int, generator: Optional[torch.Generator] = None
-) -> torch.Tensor:
+    frames: torch.Tensor, min_size: int, max_size: int, generator: Optional[torch.Generator] = None,
+    boxes: Optional[torch.Tensor] = None,
+) -> Frames:
     """Scale jitter: short side to an integer drawn uniformly from ``[min_size, max_size]``."""
     if min_size > max_size:
         raise ValueError(f"short-side jitter range [{min_size}, {max_size}] is empty (DATA.TRAIN_JITTER_SCALES)")
     size = int(torch.randint(min_size, max_size + 1, (1,), generator=generator))
-    return short_side_scale(frames, size)
+    return short_side_scale(frames, size, boxes)
 
 
 def _check_crop_fits(frames: torch.Tensor, size: int) -> None:
@@ -62,16 +88,25 @@ def _check_crop_fits(frames: torch.Tensor, size: int) -> None:
         )
 
 
-def random_crop(frames: torch.Tensor, size: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def _crop(frames: torch.Tensor, top: int, left: int, size: int, boxes: Optional[torch.Tensor]) -> Frames:
+    """The square crop at (top, left); boxes shifted into it and clipped to ``[0, size]``."""
+    frames = F.crop(frames, top, left, size, size)
+    if boxes is not None:
+        boxes = (boxes - torch.tensor([left, top, left, top], dtype=boxes.dtype)).clamp(0, size)
+    return _result(frames, boxes)
+
+
+def random_crop(frames: torch.Tensor, size: int, generator: Optional[torch.Generator] = None,
+                boxes: Optional[torch.Tensor] = None) -> Frames:
     """A ``size`` x ``size`` crop at a uniformly random position, the same for every frame."""
     _check_crop_fits(frames, size)
     height, width = frames.shape[-2:]
     top = int(torch.randint(0, height - size + 1, (1,), generator=generator))
     left = int(torch.randint(0, width - size + 1, (1,), generator=generator))
-    return F.crop(frames, top, left, size, size)
+    return _crop(frames, top, left, size, boxes)
 
 
-def uniform_crop(frames: torch.Tensor, size: int, position: int) -> torch.Tensor:
+def uniform_crop(frames: torch.Tensor, size: int, position: int, boxes: Optional[torch.Tensor] = None) -> Frames:
     """The test crop: ``size`` x ``size`` at ``position`` 0/1/2 along the long side.
 
     Landscape frames give left / centre / right, portrait frames top / centre / bottom; the
@@ -87,16 +122,25 @@ def uniform_crop(frames: torch.Tensor, size: int, position: int) -> torch.Tensor
         top = {0: 0, 1: top, 2: height - size}[position]
     else:
         left = {0: 0, 1: left, 2: width - size}[position]
-    return F.crop(frames, top, left, size, size)
+    return _crop(frames, top, left, size, boxes)
+
+
+def horizontal_flip(frames: torch.Tensor, boxes: Optional[torch.Tensor] = None) -> Frames:
+    """Mirror every frame left-right; a box ``[x1, x2]`` becomes ``[W - x2, W - x1]``."""
+    if boxes is not None:
+        width = frames.shape[-1]
+        boxes = torch.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], dim=1)
+    return _result(F.horizontal_flip(frames), boxes)
 
 
 def random_horizontal_flip(
-    frames: torch.Tensor, probability: float = 0.5, generator: Optional[torch.Generator] = None
-) -> torch.Tensor:
+    frames: torch.Tensor, probability: float = 0.5, generator: Optional[torch.Generator] = None,
+    boxes: Optional[torch.Tensor] = None,
+) -> Frames:
     """Mirror every frame left-right with ``probability``."""
     if float(torch.rand((1,), generator=generator)) < probability:
-        return F.horizontal_flip(frames)
-    return frames
+        return horizontal_flip(frames, boxes)
+    return _result(frames, boxes)
 
 
 def color_jitter(
@@ -148,7 +192,8 @@ def train_transform(
     crop_size: Optional[int] = None,
     jitter_scales: Optional[Sequence[int]] = None,
     random_flip: Optional[bool] = None,
-) -> torch.Tensor:
+    boxes: Optional[torch.Tensor] = None,
+) -> Frames:
     """Training augmentation: scale jitter, random crop, flip, colour jitter, normalise.
 
     Args:
@@ -158,33 +203,45 @@ def train_transform(
         crop_size, jitter_scales: overrides of DATA.TRAIN_CROP_SIZE / TRAIN_JITTER_SCALES (the
             multigrid shape of the item, ``datasets.multigrid.train_clip_shape``).
         random_flip: override of DATA.RANDOM_FLIP (datasets with left/right classes pass False).
+        boxes: optional float ``(K, 4)`` x1, y1, x2, y2 in pixels of ``frames``.
     Returns:
-        float ``(C, T, crop, crop)``.
+        float ``(C, T, crop, crop)``; with ``boxes``, ``(clip, boxes)`` with the boxes in pixels of
+        the clip, clipped to it (empty ones kept: see :func:`nonempty_boxes`).
     """
     crop_size = crop_size or cfg.DATA.TRAIN_CROP_SIZE
     min_scale, max_scale = jitter_scales or cfg.DATA.TRAIN_JITTER_SCALES
     frames = frames_to_tchw(frames)
-    frames = random_short_side_scale(frames, min_scale, max_scale, generator)
-    frames = random_crop(frames, crop_size, generator)
+    frames, boxes = _split(random_short_side_scale(frames, min_scale, max_scale, generator, boxes), boxes)
+    frames, boxes = _split(random_crop(frames, crop_size, generator, boxes), boxes)
     if cfg.DATA.RANDOM_FLIP if random_flip is None else random_flip:
-        frames = random_horizontal_flip(frames, 0.5, generator)
+        frames, boxes = _split(random_horizontal_flip(frames, 0.5, generator, boxes), boxes)
     if any(s > 0 for s in cfg.DATA.COLOR_JITTER):
         frames = color_jitter(frames, cfg.DATA.COLOR_JITTER, generator)
-    return normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD)
+    return _result(normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD), boxes)
 
 
-def eval_transform(frames: torch.Tensor, cfg, scale: int, crop_size: int, position: int = 1) -> torch.Tensor:
+def _split(result: Frames, boxes: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``(frames, boxes)`` of an op's result, whether or not it was given boxes."""
+    return result if boxes is not None else (result, None)
+
+
+def eval_transform(frames: torch.Tensor, cfg, scale: int, crop_size: Optional[int], position: int = 1,
+                   boxes: Optional[torch.Tensor] = None) -> Frames:
     """Deterministic evaluation view: short side to ``scale``, crop ``crop_size`` at ``position``.
 
     Args:
         frames: uint8 ``(T, H, W, 3)``.
+        crop_size: the square crop, or None for the whole scaled frame (AVA's test view).
         position: 0/1/2 = left/centre/right (top/centre/bottom for portrait clips).
+        boxes: optional float ``(K, 4)`` x1, y1, x2, y2 in pixels of ``frames``.
     Returns:
-        float ``(C, T, crop_size, crop_size)``.
+        float ``(C, T, crop_size, crop_size)``; with ``boxes``, ``(clip, boxes)`` as in
+        :func:`train_transform`.
     """
-    frames = short_side_scale(frames_to_tchw(frames), scale)
-    frames = uniform_crop(frames, crop_size, position)
-    return normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD)
+    frames, boxes = _split(short_side_scale(frames_to_tchw(frames), scale, boxes), boxes)
+    if crop_size:
+        frames, boxes = _split(uniform_crop(frames, crop_size, position, boxes), boxes)
+    return _result(normalize(frames, cfg.DATA.MEAN, cfg.DATA.STD), boxes)
 
 
 def test_transform(frames: torch.Tensor, cfg, position: int = 1) -> torch.Tensor:

@@ -244,7 +244,8 @@ def ava_files(cfg) -> Dict[str, str]:
             "exclusions": join(ava.EXCLUSION_FILE)}
 
 
-def evaluate_ava(cfg, scores, ori_boxes, metadata, video_names: Sequence[str], csv_path: str) -> Dict:
+def evaluate_ava(cfg, scores, ori_boxes, metadata, video_names: Sequence[str], csv_path: str,
+                 split: Optional[str] = None) -> Dict:
     """Score the gathered outputs of an AVA evaluation and write them as the official CSV.
 
     Args:
@@ -253,13 +254,25 @@ def evaluate_ava(cfg, scores, ori_boxes, metadata, video_names: Sequence[str], c
         metadata: ``(K, 2)`` ``(video_idx, timestamp_sec)``.
         video_names: ``video_idx`` -> ``video_id`` (``dataset.video_names``).
         csv_path: where the detections CSV is written ("" = not written).
+        split: "val" or "test". In val without ``AVA.FULL_TEST_ON_VAL`` the dataset holds only the
+            seconds divisible by 4, and the ground truth is restricted to them (SlowFast's "mini"
+            ground truth); None infers it (every box at such a second and not FULL_TEST_ON_VAL).
     Returns:
         ``{"map": float, "per_class": {name: AP}}`` (AP NaN for classes without ground truth).
     """
+    from slowfast.datasets.ava import resolve_ava_cfg
+
+    cfg = resolve_ava_cfg(cfg)  # the built-in dataset's files and settings when SYNTHETIC.LAYOUT is ava
     files = ava_files(cfg)
     categories, whitelist = read_labelmap(files["label_map"])
     excluded = read_exclusions(files["exclusions"]) if files["exclusions"] and os.path.isfile(files["exclusions"]) else set()
     groundtruth = read_csv(files["groundtruth"], whitelist, has_score=False)
+    seconds = _numpy(metadata).reshape(-1, 2)[:, 1].astype(np.int64)
+    if split is None:
+        split = "val" if len(seconds) and not (seconds % 4).any() else "test"
+    if split == "val" and not cfg.AVA.FULL_TEST_ON_VAL:
+        keep = [key for key in groundtruth[0] if int(key.rsplit(",", 1)[1]) % 4 == 0]
+        groundtruth = tuple({key: part[key] for key in keep} for part in groundtruth)
     rows = detections_from_scores(scores, ori_boxes, metadata, video_names, [c["id"] for c in categories])
     if csv_path:
         write_detections_csv(csv_path, rows)

@@ -27,8 +27,8 @@ ShuffleNetV2 and MobileNetV2 blocks are these modules (``efficient_slowfast.py``
 import re
 from typing import Dict, Optional
 
-from slowfast.converters import LAYOUT_REGISTRY, Converted
-from slowfast.converters.name_rules import RuleTable, flat_index, rename_state, strip_data_parallel, sub_table
+from slowfast.converters import LAYOUT_REGISTRY, Converted, strip_data_parallel
+from slowfast.converters.name_rules import RuleTable, flat_index, rename_state, sub_table
 from slowfast.models.efficient_slowfast import MOBILENETV2_STAGES, SHUFFLENET_STAGE_UNITS, SHUFFLENET_WIDTHS
 from slowfast.models.single_stream import MOBILENET_ROWS, SHUFFLENETV2_3D_WIDTHS
 

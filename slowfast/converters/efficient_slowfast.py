@@ -30,7 +30,7 @@ classes, width, groups; depth and width per group for the R50), e.g. ``{"MODEL.M
 import re
 from typing import Dict, Optional
 
-from slowfast.converters import LAYOUT_REGISTRY, Converted
+from slowfast.converters import LAYOUT_REGISTRY, Converted, strip_data_parallel
 from slowfast.converters.efficient_3dcnns import (
     CONV_BN,
     MOBILENETV2_EXPANDS,
@@ -38,7 +38,7 @@ from slowfast.converters.efficient_3dcnns import (
     SHUFFLENETV2_UNIT,
     mobilenetv2_block,
 )
-from slowfast.converters.name_rules import RuleTable, rename_state, strip_data_parallel, sub_table
+from slowfast.converters.name_rules import RuleTable, rename_state, sub_table
 from slowfast.models.efficient_slowfast import SHUFFLENET_WIDTHS, SHUFFLENETV2_WIDTHS
 from slowfast.models.resnet_slowfast import STAGE_DEPTHS
 

@@ -19,9 +19,6 @@ from slowfast.converters import Converted
 
 Target = Union[str, Callable[[re.Match], Optional[str]]]
 
-# DataParallel / DistributedDataParallel wrap the model as ``module``.
-DATA_PARALLEL_PREFIX = "module."
-
 
 class RuleTable:
     """Ordered ``(regex, target)`` rules over module paths; ``rename(path)`` -> our path or None.
@@ -63,13 +60,6 @@ def flat_index(counts: Sequence[int]) -> List[Tuple[int, int]]:
     """``(stage, block)`` of every position of a flat ``nn.Sequential`` built from stages of
     ``counts`` blocks: ``flat_index([2, 1]) == [(0, 0), (0, 1), (1, 0)]``."""
     return [(stage, block) for stage, count in enumerate(counts) for block in range(count)]
-
-
-def strip_data_parallel(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """``state`` without the ``module.`` prefix, when every name carries it."""
-    if state and all(name.startswith(DATA_PARALLEL_PREFIX) for name in state):
-        return {name[len(DATA_PARALLEL_PREFIX):]: tensor for name, tensor in state.items()}
-    return dict(state)
 
 
 def rename_state(state: Dict[str, torch.Tensor], rename: Callable[[str], Optional[str]]) -> Converted:

@@ -62,12 +62,8 @@ _NOT_WEIGHTS = "num_batches_tracked"  # BN step counters: neither counted nor re
 
 def _register_all() -> None:
     """Import every layout module (each registers its class in LAYOUT_REGISTRY on import)."""
-    import os
-
     for module in LAYOUT_NAMES:
-        # TODO(issue 11): import unconditionally once both efficient-layout modules have landed.
-        if os.path.exists(os.path.join(os.path.dirname(__file__), f"{module}.py")):
-            importlib.import_module(f"{__name__}.{module}")
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def _normalise(name: str) -> str:

@@ -224,7 +224,7 @@ class LoadReport:
         """The architecture line, then per kind of gap a count and its first ``per_kind`` names."""
         lines = [self.architecture] if self.architecture else []
         kinds = [
-            ("with other shapes", [f"{n}: checkpoint {a} vs model {b}" for n, a, b in self.mismatched]),
+            ("tensors with other shapes", [f"{n}: checkpoint {a} vs model {b}" for n, a, b in self.mismatched]),
             ("model tensors not in the checkpoint", self.missing),
             ("checkpoint tensors not used", self.unexpected),
         ]

@@ -124,7 +124,7 @@ def test_shape_mismatch_is_refused_or_listed_loudly(cfg, tmp_path, caplog):
     error = refused.value
     assert error.message == f"checkpoint {path} does not fit the model: loaded 4/6 tensors (pytorch)"
     assert error.details[0] == f"checkpoint: ToyTwoPathway, {trained_classes} classes; config: 5 classes"
-    assert error.details[1] == "2 with other shapes: head.weight: checkpoint (3, 6) vs model (5, 6)"
+    assert error.details[1] == "2 tensors with other shapes: head.weight: checkpoint (3, 6) vs model (5, 6)"
     assert "ALLOW_SHAPE_MISMATCH" not in str(error)  # the escape hatch is for fine-tuning only
     with caplog.at_level(logging.WARNING, logger="slowfast"):
         cu.load_checkpoint(path, target, allow_shape_mismatch=True)

@@ -5,6 +5,9 @@ that is before training starts, never halfway through an epoch:
 
 * Kinetics / SlowFast lists: ``path label`` (``DATA.PATH_LABEL_SEPARATOR``), SlowFast's
   three-field ``path num_frames label`` and one-field ``path`` (unlabelled, label 0).
+  One list holds one of these formats: a line whose field count differs from the list's first
+  line is an error (a one-field line in a labelled list would otherwise train as class 0); an
+  all-one-field list is valid, for testing and the demo.
 * Jester-v1 official CSVs: ``id;Label Name`` with ``jester-v1-labels.csv`` (one name per line).
 * Efficient-SlowFast Jester lists: ``<id> <label>``.
 * mmaction2 frame lists: ``frame_dir total_frames label`` and ``frame_dir offset total_frames label``.
@@ -110,11 +113,40 @@ def parse_lines(path: str, parse_line: Callable[[str, str], Optional[VideoRecord
     return records
 
 
+class FieldCount:
+    """One list, one format: the first well-formed line fixes the field count, and a later line
+    with another count raises ``AnnotationError`` naming both lines."""
+
+    def __init__(self, formats: Dict[int, str]):
+        self.formats = formats  # field count -> format name, e.g. {2: "path label"}
+        self.first: Optional[Tuple[int, str]] = None
+
+    def check(self, fields: Sequence[str], source: str, text: str) -> None:
+        count = len(fields)
+        if self.first is None:
+            self.first = (count, source)
+            return
+        expected, first_source = self.first
+        if count != expected:
+            raise AnnotationError(
+                f"{source}: {count} field{'s' if count != 1 else ''} ({self.formats[count]}: {text!r}), but the "
+                f"list's first line {first_source} has {expected} ({self.formats[expected]}); a list must not mix "
+                f"formats"
+            )
+
+
 def parse_path_label_list(path: str, separator: str = " ", prefix: str = "", on_error: OnError = None) -> List[VideoRecord]:
-    """Kinetics-style ``path label`` lines (plus SlowFast's 3-field and 1-field variants)."""
+    """Kinetics-style ``path label`` lines (plus SlowFast's 3-field and 1-field variants).
+
+    Every line of the list has the same number of fields (see ``FieldCount``): a one-field line
+    in a labelled list is an error, not a video of class 0.
+    """
+    field_count = FieldCount({1: "path without a label", 2: "path label", 3: "path num_frames label"})
 
     def parse_line(source: str, text: str) -> VideoRecord:
         fields = split_fields(text, separator)
+        if 1 <= len(fields) <= 3:
+            field_count.check(fields, source, text)
         if len(fields) == 2:
             video, label = fields
         elif len(fields) == 3:  # SlowFast: path, number of frames (unused), label
@@ -175,11 +207,15 @@ def parse_frame_list(path: str, prefix: str = "", start_index: int = 1, on_error
     """mmaction2 frame lists: ``frame_dir total_frames label`` or ``frame_dir offset total_frames label``.
 
     With an offset, the clip's first frame file is ``start_index + offset``. (Multi-label lists
-    are not supported: a 4-field line is read as the offset variant.)
+    are not supported: a 4-field line is read as the offset variant.) One list uses one of the
+    two formats: a line whose field count differs from the first line's is an error.
     """
+    field_count = FieldCount({3: "frame_dir total_frames label", 4: "frame_dir offset total_frames label"})
 
     def parse_line(source: str, text: str) -> VideoRecord:
         fields = text.split()
+        if len(fields) in (3, 4):
+            field_count.check(fields, source, text)
         if len(fields) == 3:
             frame_dir, total, label = fields
             offset = "0"

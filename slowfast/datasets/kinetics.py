@@ -1,7 +1,7 @@
 """Kinetics-style video lists: ``{train,val,test}.csv`` in ``DATA.PATH_TO_DATA_DIR``.
 
 Each line is ``path label`` separated by ``DATA.PATH_LABEL_SEPARATOR`` (SlowFast's three-field
-``path num_frames label`` and one-field ``path`` lines are read too), with ``DATA.PATH_PREFIX``
+``path num_frames label`` and one-field ``path`` lines are read too, one format per list), with ``DATA.PATH_PREFIX``
 prepended to the path. Official clip names look like ``{youtube_id}_{start:06d}_{end:06d}.mp4``.
 """
 from slowfast.datasets.annotations import find_annotation_file, parse_path_label_list

@@ -8,14 +8,38 @@ from tests.datasets.dataset_helpers import write_lines
 
 
 def test_path_label_list_variants_prefix_and_blank_lines(tmp_path):
-    path = write_lines(tmp_path / "train.csv", ["a/x.mp4 3", "", "b/y.mp4 120 4", "c/z.mp4"])
-    records = A.parse_path_label_list(path, " ", "/videos")
-    assert [(r.path, r.label) for r in records] == [
-        ("/videos/a/x.mp4", 3),  # path label
-        ("/videos/b/y.mp4", 4),  # SlowFast's path num_frames label
-        ("/videos/c/z.mp4", 0),  # unlabelled
-    ]
-    assert records[1].source == f"{path}:3"  # blank line 2 skipped, numbering kept
+    two = write_lines(tmp_path / "two.csv", ["a/x.mp4 3", "", "b/y.mp4 4"])
+    three = write_lines(tmp_path / "three.csv", ["a/x.mp4 120 3", "b/y.mp4 90 4"])
+    one = write_lines(tmp_path / "one.csv", ["a/x.mp4", "b/y.mp4"])
+    expected = [("/videos/a/x.mp4", 3), ("/videos/b/y.mp4", 4)]
+    assert [(r.path, r.label) for r in A.parse_path_label_list(two, " ", "/videos")] == expected  # path label
+    assert [(r.path, r.label) for r in A.parse_path_label_list(three, " ", "/videos")] == expected  # SlowFast
+    # unlabelled (a test list, the demo): every line one field, all class 0
+    assert [(r.path, r.label) for r in A.parse_path_label_list(one, " ", "/videos")] == [
+        ("/videos/a/x.mp4", 0), ("/videos/b/y.mp4", 0)]
+    assert A.parse_path_label_list(two, " ")[1].source == f"{two}:3"  # blank line 2 skipped, numbering kept
+
+
+@pytest.mark.parametrize("lines, bad_line, message", [
+    # a one-field line inside a labelled list is an error, not a video of class 0
+    (["a.mp4 3", "b.mp4 4", "c.mp4"], 3, r"1 field \(path without a label: 'c.mp4'\), but the list's first line .*:1 has 2"),
+    (["a.mp4", "b.mp4 4"], 2, r"2 fields \(path label: 'b.mp4 4'\), but .*:1 has 1 \(path without a label\)"),
+    (["a.mp4 120 3", "b.mp4 4"], 2, r"2 fields .* has 3 \(path num_frames label\); a list must not mix formats"),
+])
+def test_path_label_list_that_mixes_formats_is_an_error(tmp_path, lines, bad_line, message):
+    path = write_lines(tmp_path / "train.csv", lines)
+    with pytest.raises(A.AnnotationError, match=f"{path}:{bad_line}: {message}"):
+        A.parse_path_label_list(path, " ")
+
+
+def test_mixed_formats_are_all_reported_when_collecting(tmp_path):
+    """The first well-formed line fixes the format; a malformed first line does not."""
+    path = write_lines(tmp_path / "train.csv", ["a.mp4 1 2 3", "b.mp4 1", "c.mp4", "d.mp4 2", "e.mp4 5 6"])
+    errors = []
+    records = A.parse_path_label_list(path, " ", on_error=errors.append)
+    assert [(r.path, r.label) for r in records] == [("b.mp4", 1), ("d.mp4", 2)]
+    assert [str(e).split(": ")[0] for e in errors] == [f"{path}:1", f"{path}:3", f"{path}:5"]
+    assert "got 4 fields" in str(errors[0]) and "must not mix formats" in str(errors[1])
 
 
 def test_path_label_list_custom_separator_and_tabs(tmp_path):
@@ -70,14 +94,18 @@ def test_id_label_list(tmp_path):
 
 
 def test_frame_list_with_and_without_offset(tmp_path):
-    path = write_lines(tmp_path / "train.txt", ["imgs 5 127", "imgs 2 5 3"])
-    plain, offset = A.parse_frame_list(path, "/data", start_index=1)
+    plain_list = write_lines(tmp_path / "plain.txt", ["imgs 5 127"])
+    offset_list = write_lines(tmp_path / "offset.txt", ["imgs 2 5 3"])
+    (plain,), (offset,) = A.parse_frame_list(plain_list, "/data", start_index=1), A.parse_frame_list(offset_list, "/data")
     assert (plain.path, plain.num_frames, plain.label, plain.start_index) == ("/data/imgs", 5, 127, 1)
     assert (offset.path, offset.num_frames, offset.label, offset.start_index) == ("/data/imgs", 5, 3, 3)
     for line, message in [("imgs 5", "expected 'frame_dir"), ("imgs x 1", "total_frames 'x'"), ("imgs 0 1", "positive")]:
         bad = write_lines(tmp_path / "bad.txt", [line])
         with pytest.raises(A.AnnotationError, match=f"{bad}:1: .*{message}"):
             A.parse_frame_list(bad)
+    mixed = write_lines(tmp_path / "mixed.txt", ["imgs 5 127", "imgs 2 5 3"])
+    with pytest.raises(A.AnnotationError, match=f"{mixed}:2: 4 fields .*first line {mixed}:1 has 3 .*must not mix"):
+        A.parse_frame_list(mixed)
 
 
 def test_ucf_class_index_and_splits(tmp_path):

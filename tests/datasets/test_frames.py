@@ -12,14 +12,15 @@ from tests.datasets.dataset_helpers import REAL_CLIPS, tiny_cfg, write_split_fil
 
 @pytest.fixture
 def frames_cfg(tmp_path):
-    """tests/data/real_clips/imgs: 10 JPEGs img_00001.jpg ... (320x240)."""
-    write_split_files(tmp_path, ["imgs 10 3", "imgs 2 8 4"], ext=".txt")
+    """tests/data/real_clips/imgs: 10 JPEGs img_00001.jpg ... (320x240). One list, one format:
+    both lines give an offset (0, the plain list's start, and 2)."""
+    write_split_files(tmp_path, ["imgs 0 10 3", "imgs 2 8 4"], ext=".txt")
     cfg = tiny_cfg(tmp_path, prefix=REAL_CLIPS)
     cfg.DATA.SAMPLING_RATE = 1
     return cfg
 
 
-def test_lists_with_and_without_offset(frames_cfg):
+def test_lists_with_zero_and_nonzero_offset(frames_cfg):
     dataset = build_dataset("frames", frames_cfg, "train")
     plain, offset = dataset.records
     assert (plain.num_frames, plain.start_index, plain.label) == (10, 1, 3)

@@ -80,7 +80,7 @@ def test_single_centre_crop_when_one_spatial_crop(kinetics_cfg):
 
 
 def test_csv_variants_separator_and_prefix(tmp_path):
-    write_split_files(tmp_path, [f"{REAL_CLIPS}/part_0.mp4,300,4", f"{REAL_CLIPS}/test.avi,5"])
+    write_split_files(tmp_path, [f"{REAL_CLIPS}/part_0.mp4,300,4", f"{REAL_CLIPS}/test.avi,90,5"])
     cfg = tiny_cfg(tmp_path)
     cfg.DATA.PATH_LABEL_SEPARATOR = ","
     dataset = build_dataset("kinetics", cfg, "train")
@@ -96,6 +96,15 @@ def test_bad_list_fails_at_construction_naming_file_and_line(tmp_path):
     write_lines(tmp_path / "val.csv", ["part_0.mp4 1 2 3"])
     with pytest.raises(AnnotationError, match="val.csv:1"):
         build_dataset("kinetics", cfg, "val")
+    write_lines(tmp_path / "val.csv", ["part_0.mp4 1", "test.avi"])  # would have been class 0
+    with pytest.raises(AnnotationError, match="val.csv:2: 1 field .*first line .*val.csv:1 has 2"):
+        build_dataset("kinetics", cfg, "val")
+
+
+def test_unlabelled_test_list_is_valid(tmp_path):
+    write_split_files(tmp_path, ["part_0.mp4", "test.avi"], splits=("test",))
+    dataset = build_dataset("kinetics", tiny_cfg(tmp_path, prefix=REAL_CLIPS), "test")
+    assert {r.label for r in dataset.records} == {0} and len(dataset.records) == 2
 
 
 def test_missing_list_names_the_directory_key(tmp_path):

@@ -131,7 +131,9 @@ def read_checkpoint(path: str, checkpoint_type: str = "auto") -> Dict:
     unpickler of :mod:`slowfast.converters.safe_pickle`: numpy arrays and plain containers only.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        from slowfast.utils.suggest import missing_checkpoint
+
+        raise missing_checkpoint(path)  # lists the checkpoints that do exist in that folder
     if checkpoint_type == "caffe2" or (checkpoint_type == "auto" and path.endswith(".pkl") and not zipfile.is_zipfile(path)):
         return _read_caffe2(path)
     try:

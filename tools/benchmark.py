@@ -28,6 +28,7 @@ sys.path.insert(0, REPO_ROOT)
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.inference.benchmark import BACKENDS  # noqa: E402
+from slowfast.utils.cli import progress  # noqa: E402
 
 
 def build_parser():
@@ -77,17 +78,18 @@ def run_model_mode(args, parser) -> int:
         measure_memory=not args.no_memory, measure_training=not args.no_train, spin_wait=args.spin_wait,
     )
     rows, failed = [], 0
-    for path in files:
+    bar = progress(files)  # about a minute per config: N/total and ETA on stderr
+    for path in bar:
         name = os.path.splitext(os.path.basename(path))[0]
-        print(f"== {path}", flush=True)
+        bar.set_postfix_str(name)
         try:
             cfg = load_config(args, path, opts=["NUM_GPUS", "0"])
             start = time.perf_counter()
             rows.append(benchmark_config(cfg, settings, name))
-            print(f"   done in {time.perf_counter() - start:.0f} s", flush=True)
+            bar.write(f"== {path}: done in {time.perf_counter() - start:.0f} s")
         except Exception as error:  # report every config, then fail
             failed += 1
-            print(f"   FAILED: {type(error).__name__}: {error}", flush=True)
+            bar.write(f"== {path}: FAILED: {type(error).__name__}: {error}")
     print()
     print(format_markdown(rows, settings))
     if args.markdown and rows:

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.models.build import build_model  # noqa: E402
 from slowfast.models.info import config_files, model_summary  # noqa: E402
+from slowfast.utils.cli import progress  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -27,15 +28,17 @@ def main(argv=None) -> int:
     if not files:
         parser.error("give --cfg X.yaml (repeatable) or --all")
     failed = 0
-    for path in files:
-        print(f"== {path}")
+    bar = progress(files)  # --all takes a quarter of an hour: N/total and ETA on stderr
+    for path in bar:
+        bar.set_postfix_str(os.path.basename(path))
+        lines = [f"== {path}"]
         try:
             cfg = load_config(args, path, opts=["NUM_GPUS", "0"])
-            print(model_summary(build_model(cfg), cfg))
+            lines.append(model_summary(build_model(cfg), cfg))
         except Exception as error:  # report every config, then fail
             failed += 1
-            print(f"  FAILED: {type(error).__name__}: {error}")
-        print()
+            lines.append(f"  FAILED: {type(error).__name__}: {error}")
+        bar.write("\n".join(lines) + "\n")
     return 1 if failed else 0
 
 

@@ -57,3 +57,13 @@ def run_tool(main: Callable, argv: Optional[Sequence[str]] = None) -> None:
         report(error)
         sys.exit(2)
     sys.exit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
+
+
+def progress(items: Sequence, unit: str = "config"):
+    """``items`` with a progress bar on stderr for long loops over configs: ``N/total``, elapsed
+    time and ETA, the current item as postfix. Results go to stdout through ``bar.write`` (a plain
+    print would tear the bar)."""
+    from tqdm import tqdm
+
+    return tqdm(items, unit=unit, file=sys.stderr, dynamic_ncols=True, smoothing=0,
+                bar_format="{n_fmt}/{total_fmt} {unit}s [{elapsed}<{remaining}]{postfix}")

@@ -77,3 +77,14 @@ def test_missing_checkpoint_lists_the_folder(tmp_path):
     assert error.value.details == [f"{tmp_path}/checkpoint_epoch_00008.pyth", f"{tmp_path}/checkpoint_epoch_00004.pyth"]
     with pytest.raises(CheckpointError, match="no checkpoints in .*empty; training writes them"):
         read_checkpoint(str(tmp_path / "empty" / "x.pyth"))
+
+
+def test_progress_shows_count_total_and_eta_on_stderr(capsys):
+    bar = cli.progress(["a.yaml", "b.yaml", "c.yaml"])
+    for name in bar:
+        bar.set_postfix_str(name)
+        bar.write(f"== {name}")
+    captured = capsys.readouterr()
+    assert captured.out == "== a.yaml\n== b.yaml\n== c.yaml\n"
+    final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert final.startswith("3/3 configs [") and "<00:00]" in final

@@ -128,4 +128,6 @@ def format_table(report, names) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from slowfast.utils.cli import run_tool  # user errors: one line, exit 2
+
+    run_tool(main)

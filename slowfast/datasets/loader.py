@@ -82,7 +82,7 @@ def collate(batch: Sequence[Tuple]) -> Tuple[List[torch.Tensor], torch.Tensor, t
         inputs = [torch.stack([item[0][p] for item in kept]) for p in range(num_pathways)]
     else:
         inputs = [torch.zeros((0, *x.shape), dtype=x.dtype) for x in batch[0][0]]
-    if isinstance(batch[0][1], torch.Tensor):  # multi-hot labels of a multi-label dataset
+    if isinstance(batch[0][1], torch.Tensor):  # multi-hot labels of a multi-label dataset (dropped items too)
         labels = torch.stack([item[1] for item in kept]) if kept else torch.zeros((0, *batch[0][1].shape))
     else:
         labels = torch.tensor([item[1] for item in kept], dtype=torch.long)

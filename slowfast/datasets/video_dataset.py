@@ -123,6 +123,11 @@ class VideoDataset(torch.utils.data.Dataset):
             fps=cfg.DATA.FRAME_FOLDER_FPS or float(cfg.DATA.TARGET_FPS),
         )
 
+    def item_label(self, record: VideoRecord):
+        """The label an item of ``record`` carries: the class id (multi-label datasets return a
+        multi-hot ``FloatTensor(NUM_CLASSES)``)."""
+        return record.label
+
     def one_based_labels(self) -> bool:
         """Whether the labels of the lists run 1..K (converted to 0..K-1)."""
         return self.cfg.DATA.ONE_BASED_LABELS
@@ -199,7 +204,7 @@ class VideoDataset(torch.utils.data.Dataset):
                 random_flip=self.cfg.DATA.RANDOM_FLIP and self.allow_flip,
             )
             meta = {"view_index": 0, "failed": failed}
-            return transforms.pack_pathway_output(self.cfg, clip), record.label, video_index, meta
+            return transforms.pack_pathway_output(self.cfg, clip), self.item_label(record), video_index, meta
         raise DecodeRetriesExhausted(failed, self.cfg.DATA.MAX_DECODE_RETRIES)
 
     def _eval_clip(self, video_index: int, temporal_index: int) -> torch.Tensor:
@@ -231,8 +236,9 @@ class VideoDataset(torch.utils.data.Dataset):
             frames = self._eval_clip(video_index, temporal_index)
         except DECODE_ERRORS as error:
             logger.warning(f"{self.split}: dropping view {view_index} of {record.source}: {error}")
-            return dropped_item(cfg, record, video_index, view_index, crop_size)
+            inputs, _, _, meta = dropped_item(cfg, record, video_index, view_index, crop_size)
+            return inputs, self.item_label(record), video_index, meta
         position = transforms.spatial_crop_position(spatial_index, self.num_spatial_crops)
         clip = transforms.eval_transform(frames, cfg, scale, crop_size, position)
         meta = {"view_index": view_index, "failed": []}
-        return transforms.pack_pathway_output(cfg, clip), record.label, video_index, meta
+        return transforms.pack_pathway_output(cfg, clip), self.item_label(record), video_index, meta

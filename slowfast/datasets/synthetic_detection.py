@@ -48,7 +48,7 @@ from slowfast.datasets.synthetic import (
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # bump when the output changes (it keys the cache directory)
 _DONE_MARKER = "generation.json"
 ACTIONS: Tuple[str, ...] = CLASS_NAMES[:8]
 # The four axes of motion; an actor does at most one action per axis.
@@ -256,12 +256,13 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
 def _predicted_boxes(rng: np.random.Generator, truth: np.ndarray) -> List[Tuple[np.ndarray, float, int]]:
     """A person detector's output for one keyframe: ``(box, score, matched actor or -1)``.
 
-    Each actor is missed with probability 0.05, else found with a jittered box and a high score;
-    a false positive (random box, mostly low score) is added with probability 0.3.
+    Each actor is missed with probability 0.05, else found with a jittered box and a score in
+    [0.92, 1] (above SlowFast's default AVA.DETECTION_SCORE_THRESH 0.9); a false positive (random
+    box, score uniform in [0.05, 0.95], so a few pass the threshold) is added with probability 0.3.
     """
     found = []
     for a, box in enumerate(truth):
-        miss, jitter, score = rng.random() < 0.05, rng.normal(0.0, 0.015, 4), rng.uniform(0.85, 1.0)
+        miss, jitter, score = rng.random() < 0.05, rng.normal(0.0, 0.015, 4), rng.uniform(0.92, 1.0)
         if not miss:
             jittered = np.clip(box + jitter, 0.0, 1.0)
             jittered[2:] = np.maximum(jittered[2:], jittered[:2] + 0.01)

@@ -140,3 +140,29 @@ def test_forgotten_test_dataset_fails_before_training(tmp_path):
         r"\(MODEL.NUM_CLASSES\); training reads TRAIN.DATASET=kinetics; set TEST.DATASET kinetics to test on the same dataset",
         line), line
     assert not (tmp_path / "out").exists() and not (tmp_path / "synthetic").exists()
+
+
+DEMO_CONFIG = os.path.join(REPO, "demo", "Jester", "SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml")
+DEMO_CLIP = os.path.join(REPO, "tests", "data", "real_clips", "demo.mp4")
+
+
+def test_demo_without_a_checkpoint_refuses_random_weights(tmp_path):
+    line = the_error(run_net(tmp_path, "--cfg", DEMO_CONFIG, "DEMO.INPUT_VIDEO", DEMO_CLIP,
+                             "DEMO.OUTPUT_FILE", str(tmp_path / "o.mp4"), "OUTPUT_DIR", str(tmp_path / "out")))
+    assert line.startswith("error: no checkpoint for the demo: ") and "TEST.ALLOW_RANDOM_INIT True" in line
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_checkpoint_of_another_width_is_summarised(tmp_path):
+    """The README's demo command with the synthetic SF-ShuffleNetV2 W0.5 checkpoint: one error line and a
+    short summary (the loader's), not hundreds of shape lines."""
+    from slowfast.config.loader import load_config
+    from slowfast.models.build import build_model
+
+    cfg = load_config(None, os.path.join(REPO, "configs", "Synthetic", "SLOWFAST_SHUFFLENETV2_tiny.yaml"), ["NUM_GPUS", "0"])
+    checkpoint = tmp_path / "other.pyth"
+    torch.save({"model_state": build_model(cfg).state_dict(), "cfg": cfg.dump(), "epoch": 1}, checkpoint)
+    result = run_net(tmp_path, "--cfg", DEMO_CONFIG, "DEMO.INPUT_VIDEO", DEMO_CLIP, "TEST.CHECKPOINT_FILE_PATH", str(checkpoint),
+                     "DEMO.OUTPUT_FILE", str(tmp_path / "o.mp4"), "OUTPUT_DIR", str(tmp_path / "out"))
+    line = the_error(result)
+    assert line.startswith(f"error: checkpoint {checkpoint} does not fit the model")

@@ -90,3 +90,21 @@ def test_end_to_end_train_then_test_on_toy_parts(tmp_path, monkeypatch):
     assert [s.split('"_type": "')[1].split('"')[0] for s in stats if "_type" in s] == ["train_epoch", "val_epoch"]
     assert '"split": "test_final"' in stats[-1] and (out / "preds.json").exists()
     assert f"testing weights {out}/checkpoints/checkpoint_epoch_00001.pyth" in (out / "stdout.log").read_text()
+
+
+def test_a_test_or_demo_run_keeps_the_training_config(tmp_path, calls):
+    """Testing (or a demo) into a training run's OUTPUT_DIR writes config_test.yaml (config_demo.yaml)
+    and leaves the config.yaml its checkpoints were trained with."""
+    path = toy_yaml(tmp_path, "run.yaml")
+    load_run_net().main(["--cfg", path, "TEST.ENABLE", "False"])  # training writes config.yaml
+    trained = (tmp_path / "run" / "config.yaml").read_text()
+    weights = tmp_path / "ck.pyth"
+    weights.write_bytes(b"")
+    load_run_net().main(["--cfg", path, "TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(weights), "RNG_SEED", "9"])
+    (tmp_path / "in.mp4").write_bytes(b"")
+    load_run_net().main(["--cfg", path, "TRAIN.ENABLE", "False", "TEST.ENABLE", "False",
+                         "TEST.CHECKPOINT_FILE_PATH", str(weights), "DEMO.INPUT_VIDEO", str(tmp_path / "in.mp4")])
+    assert (tmp_path / "run" / "config.yaml").read_text() == trained
+    assert "RNG_SEED: 9" in (tmp_path / "run" / "config_test.yaml").read_text()
+    assert "INPUT_VIDEO: " + str(tmp_path / "in.mp4") in (tmp_path / "run" / "config_demo.yaml").read_text()
+    assert [call[0] for call in calls] == ["train", "test", "demo"]

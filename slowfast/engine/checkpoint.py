@@ -272,7 +272,7 @@ def match_checkpoint(checkpoint: Dict, model, cfg=None, checkpoint_type: str = "
         missing=[name for name in counted if name not in loadable and name not in other_shape],
         mismatched=mismatched, unexpected=unexpected,
         ignored=list(converted.ignored) + [key for key in _TRAINING_STATE if checkpoint.get(key)],
-        architecture=describe_architecture(checkpoint, cfg),
+        architecture=describe_architecture(checkpoint, cfg, layout),
     )
     return loadable, report
 
@@ -296,20 +296,40 @@ def _lookup(tree, key: str):
     return tree
 
 
-def describe_architecture(checkpoint: Dict, cfg=None) -> Optional[str]:
-    """``checkpoint: SlowFastShuffleNetV2 W0.5, 9 classes; config: W2.0, 27 classes`` from the config
-    a checkpoint stores (the config part lists what differs), or None when it stores none."""
+def _stored_architecture(checkpoint: Dict, layout: str) -> Optional[Dict]:
+    """The checkpoint's config as a tree: the YAML it stores, else what its layout reads from the
+    tensors (a layout's optional ``describe(state) -> {"MODEL.NUM_CLASSES": 27, ...}``)."""
     stored = checkpoint.get("cfg")
-    if not isinstance(stored, str):
-        arch = checkpoint.get("arch")
-        return f"checkpoint: Efficient-3DCNNs arch '{arch}'" if isinstance(arch, str) else None
-    try:
-        import yaml
+    if isinstance(stored, str):
+        try:
+            import yaml
 
-        tree = yaml.safe_load(stored)
-    except Exception:  # a config we cannot parse is simply not described
+            tree = yaml.safe_load(stored)
+        except Exception:  # a config we cannot parse is simply not described
+            return None
+        return tree if isinstance(tree, dict) else None
+    from slowfast.converters import get_layout, strip_data_parallel
+
+    describe = getattr(get_layout(layout), "describe", None) if layout else None
+    if describe is None:
         return None
-    if not isinstance(tree, dict):
+    try:
+        described = describe(strip_data_parallel(checkpoint["model_state"]))
+    except Exception:  # an incomplete file tells less; the gap lines still name every tensor
+        return None
+    tree: Dict = {}
+    for key, value in described.items():
+        section, _, leaf = key.rpartition(".")
+        tree.setdefault(section, {})[leaf] = value.item() if hasattr(value, "item") else value
+    return tree
+
+
+def describe_architecture(checkpoint: Dict, cfg=None, layout: str = "") -> Optional[str]:
+    """``checkpoint: SlowFastShuffleNetV2 W0.5, 9 classes; config: W2.0, 27 classes`` from the config
+    a checkpoint stores or its layout reads from its tensors (the config part lists what differs),
+    or None when neither tells."""
+    tree = _stored_architecture(checkpoint, layout)
+    if tree is None:
         return None
     ours = cfg if cfg is not None else {}
     name = str(_lookup(tree, "MODEL.MODEL_NAME") or "")

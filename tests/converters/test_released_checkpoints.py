@@ -106,3 +106,93 @@ def test_fine_tuning_a_400_class_file_into_27_classes_reinitialises_only_the_hea
     after = trainer.model.state_dict()
     assert not torch.equal(after["head.projection.weight"], source["head.projection.weight"])
     assert cu.list_checkpoints(cfg.OUTPUT_DIR)  # the fine-tuned run checkpoints in our format
+
+
+# ---------------------------------------------------------------------------- #
+# The demo and Grad-CAM with a released Jester checkpoint (SF-ShuffleNetV2 W0.5, 27 classes)
+# ---------------------------------------------------------------------------- #
+JESTER_DEMO = os.path.join(REPO, "demo", "Jester", "SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml")
+JESTER_CONFIG = os.path.join(REPO, "configs", "Jester", "SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml")
+CLIP_DIR = os.path.join(REPO, "tests", "data", "real_clips")  # demo.mp4: 340x256, 28 fps, 280 frames
+# The released width of the file, then a short window and a small frame to keep the test fast.
+TINY_DEMO = ["SLOWFAST.WIDTH_MULTI", "0.5", "DATA.NUM_FRAMES", "8", "DATA.SAMPLING_RATE", "8",
+             "DATA.TEST_CROP_SIZE", "32"]
+
+
+@pytest.fixture(scope="module")
+def released_jester(tmp_path_factory):
+    path = tmp_path_factory.mktemp("released_jester") / "SLOWFAST_SHUFFLENETV2_W0.5_JESTER.pyth"
+    return write_released(path, os.path.join("..", "sf_shufflenetv2_w0.5_27.json"))
+
+
+@pytest.mark.parametrize("key", ["TEST.CHECKPOINT_FILE_PATH", "TRAIN.CHECKPOINT_FILE_PATH"])
+def test_jester_demo_config_runs_a_released_checkpoint(released_jester, tmp_path, caplog, key):
+    """The demo config verbatim; with only TRAIN.CHECKPOINT_FILE_PATH set it falls back to it, as SlowFast does."""
+    output = tmp_path / "result.mp4"
+    load_tool("run_net").main(["--cfg", JESTER_DEMO, key, released_jester, "DEMO.INPUT_VIDEO",
+                               os.path.join(CLIP_DIR, "demo.mp4"), "DEMO.OUTPUT_FILE", str(output),
+                               "OUTPUT_DIR", str(tmp_path / "out"), *TINY_DEMO])
+    assert f"loaded 630/630 tensors from {released_jester} (efficient_slowfast)" in caplog.text
+    assert output.stat().st_size > 0
+
+
+def test_demo_without_any_checkpoint_is_refused(tmp_path):
+    with pytest.raises(cu.CheckpointError, match="no checkpoint for the demo") as refused:
+        load_tool("run_net").main(["--cfg", JESTER_DEMO, "DEMO.INPUT_VIDEO", os.path.join(CLIP_DIR, "demo.mp4"),
+                                   "DEMO.OUTPUT_FILE", str(tmp_path / "result.mp4"),
+                                   "OUTPUT_DIR", str(tmp_path / "out"), *TINY_DEMO])
+    assert "TEST.ALLOW_RANDOM_INIT True" in refused.value.hint
+    assert not (tmp_path / "result.mp4").exists()
+
+
+def test_gradcam_of_a_released_checkpoint(released_jester, tmp_path, caplog):
+    summary = load_tool("gradcam_video").main([
+        "--yaml_cfg", JESTER_CONFIG, "--checkpoint_pth", released_jester, "--target_layer", "s4_fuse",
+        "--root_path", CLIP_DIR, "--video_path", "demo.mp4", "--output_dir", str(tmp_path / "cam"), *TINY_DEMO,
+        "NUM_GPUS", "0"])
+    assert f"loaded 630/630 tensors from {released_jester} (efficient_slowfast)" in caplog.text
+    assert sorted(summary["files"]) == ["s4_fuse/fast", "s4_fuse/slow"]
+    assert 0 <= summary["predicted_label"] < 27
+
+
+# ---------------------------------------------------------------------------- #
+# Efficient-3DCNNs .pth: {"epoch", "arch", "state_dict" ("module." names), "optimizer"}
+# ---------------------------------------------------------------------------- #
+E3D_CONFIG = os.path.join(REPO, "configs", "Jester", "SHUFFLENETV2_3D_W1.0.yaml")
+E3D_OPTS = ["NUM_GPUS", "0", "SLOWFAST.WIDTH_MULTI", "0.5", "MODEL.NUM_CLASSES", "27",
+            "DATA.TRAIN_CROP_SIZE", "112", "DATA.TEST_CROP_SIZE", "112"]
+
+
+def write_e3d(path) -> str:
+    case = load_case("e3d_shufflenetv2_0.5_27.json")
+    state = {"module." + name: tensor for name, tensor in foreign_state(case).items()}
+    torch.save({"epoch": 120, "arch": "shufflenetv2", "state_dict": state,
+                "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}}, str(path))
+    return str(path)
+
+
+def test_efficient_3dcnns_pth_loads_through_the_real_path_with_parity(tmp_path, caplog):
+    from slowfast.config.loader import load_config
+    from slowfast.models.build import build_model
+    from tests.converters.foreign_weights import case_inputs, relative_error
+
+    path = write_e3d(tmp_path / "jester_shufflenetv2_0.5x_RGB_16_best.pth")
+    cfg = load_config(path_to_config=E3D_CONFIG, opts=E3D_OPTS)
+    model = build_model(cfg)
+    assert cu.load_checkpoint(path, model, cfg=cfg) == -1  # foreign: training restarts at epoch 0
+    total = len(cu.counted_names(model))
+    assert f"loaded {total}/{total} tensors from {path} (efficient_3dcnns)" in caplog.text
+    with torch.no_grad():
+        logits = model.eval()(case_inputs(load_case("e3d_shufflenetv2_0.5_27.json")))
+    assert relative_error(logits, load_case("e3d_shufflenetv2_0.5_27.json")["logits"]) < 1e-4
+
+
+def test_efficient_3dcnns_of_another_width_is_described(tmp_path):
+    from slowfast.config.loader import load_config
+    from slowfast.models.build import build_model
+
+    path = write_e3d(tmp_path / "jester_shufflenetv2_0.5x_RGB_16_best.pth")
+    cfg = load_config(path_to_config=E3D_CONFIG, opts=E3D_OPTS[:2] + ["MODEL.NUM_CLASSES", "27"])  # W1.0
+    with pytest.raises(cu.CheckpointError) as refused:
+        cu.load_checkpoint(path, build_model(cfg), cfg=cfg)
+    assert refused.value.details[0] == "checkpoint: ShuffleNetV23D W0.5, 27 classes; config: W1.0"

@@ -64,3 +64,24 @@ def test_overrides_and_input_size_are_honoured(config_and_checkpoint, tmp_path):
 def test_exactly_one_config_is_required(tmp_path):
     with pytest.raises(SystemExit):
         _tool().main(["--format", "onnx", "--output", str(tmp_path / "m.onnx")])
+
+
+def test_no_checkpoint_is_refused_unless_random_weights_are_intended(config_and_checkpoint, tmp_path):
+    from slowfast.utils.errors import CheckpointError
+
+    config, _, _ = config_and_checkpoint
+    output = tmp_path / "model.onnx"
+    args = ["--cfg", config, "--format", "onnx", "--output", str(output), "OUTPUT_DIR", str(tmp_path)]
+    with pytest.raises(CheckpointError, match="no checkpoint for export"):
+        _tool().main(args)
+    assert not output.exists()
+    assert _tool().main(args + ["TEST.ALLOW_RANDOM_INIT", "True"]) == 0 and output.is_file()
+
+
+def test_a_checkpoint_of_another_model_is_refused(config_and_checkpoint, tmp_path):
+    from slowfast.utils.errors import CheckpointError
+
+    config, checkpoint, _ = config_and_checkpoint
+    with pytest.raises(CheckpointError, match=r"does not fit the model: loaded \d+/\d+ tensors \(pytorch\)"):
+        _tool().main(["--cfg", config, "--checkpoint", checkpoint, "--format", "onnx",
+                      "--output", str(tmp_path / "m.onnx"), "SLOWFAST.WIDTH_MULTI", "1.0"])

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Callable, List, Tuple
 
 import av
 import cv2
@@ -276,16 +276,27 @@ def _generate_into(cfg, root: str) -> None:
 
 def ensure_synthetic_dataset(cfg) -> str:
     """Generate the dataset of ``cfg.SYNTHETIC`` unless it is already complete; return its directory."""
-    root = dataset_dir(cfg)
+    num_clips = sum(cfg.SYNTHETIC.CLIPS_PER_CLASS) * len(CLASS_NAMES)
+    return generate_atomically(dataset_dir(cfg), lambda data: _generate_into(cfg, data),
+                               f"the synthetic motion dataset ({num_clips} clips)")
+
+
+def generate_atomically(root: str, generate: Callable[[str], None], description: str) -> str:
+    """Run ``generate(directory)`` unless ``root`` already holds a complete dataset (its
+    ``generation.json`` marker, which ``generate`` writes last); return ``root``.
+
+    ``generate`` fills a temporary directory next to ``root`` that is renamed into place when
+    complete, so an interrupted run or several processes generating at once never leave a
+    half-written dataset. Shared by every built-in generator (``synthetic_detection`` too).
+    """
     if os.path.isfile(os.path.join(root, _DONE_MARKER)):
         return root
     parent = os.path.dirname(root)
     os.makedirs(parent, exist_ok=True)
-    num_clips = sum(cfg.SYNTHETIC.CLIPS_PER_CLASS) * len(CLASS_NAMES)
-    logger.info("Generating the synthetic motion dataset (%d clips) in %s", num_clips, root)
+    logger.info("Generating %s in %s", description, root)
     staging = tempfile.mkdtemp(prefix=os.path.basename(root) + ".tmp-", dir=parent)
     try:
-        _generate_into(cfg, os.path.join(staging, "data"))
+        generate(os.path.join(staging, "data"))
         try:
             os.replace(os.path.join(staging, "data"), root)
         except OSError as err:

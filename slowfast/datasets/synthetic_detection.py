@@ -34,8 +34,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
@@ -43,13 +41,14 @@ import cv2
 import numpy as np
 
 from slowfast.datasets.synthetic import (
-    CLASS_NAMES, _draw_background, _place, _random_colour, _random_polygon, _vivid_colour, class_motion, clip_seed,
+    _DONE_MARKER, CLASS_NAMES, _draw_background, _place, _random_colour, _random_polygon, _vivid_colour, class_motion,
+    clip_seed, generate_atomically,
 )
+from slowfast.utils.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 2  # bump when the output changes (it keys the cache directory)
-_DONE_MARKER = "generation.json"
 ACTIONS: Tuple[str, ...] = CLASS_NAMES[:8]
 # The four axes of motion; an actor does at most one action per axis.
 AXES: Tuple[Tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7))
@@ -212,31 +211,20 @@ def dataset_dir(cfg, layout: str) -> str:
 def ensure_generated(cfg, layout: str) -> str:
     """Generate the ``layout`` ("ava" or "charades") dataset unless complete; return its directory."""
     generate = {"ava": _generate_ava, "charades": _generate_charades}[layout]
-    root = dataset_dir(cfg, layout)
+    root, settings = dataset_dir(cfg, layout), _settings(cfg, layout)
     marker = os.path.join(root, _DONE_MARKER)
     if os.path.isfile(marker):
         with open(marker) as f:
-            if json.load(f) != _settings(cfg, layout):
-                raise RuntimeError(f"SYNTHETIC.CACHE_DIR {root} holds a synthetic dataset of other settings; "
-                                   "empty it or choose another directory")
-        return root
-    os.makedirs(os.path.dirname(root), exist_ok=True)
-    logger.info("Generating the synthetic %s dataset in %s", layout, root)
-    staging = tempfile.mkdtemp(prefix=os.path.basename(root) + ".tmp-", dir=os.path.dirname(root))
-    try:
-        data = os.path.join(staging, "data")
-        generate(cfg, data)
-        with open(os.path.join(data, _DONE_MARKER), "w") as f:
-            json.dump(_settings(cfg, layout), f, sort_keys=True)
-        try:
-            os.replace(data, root)
-        except OSError as err:  # another process finished first: keep its copy
-            if not os.path.isfile(marker):
-                raise RuntimeError(f"SYNTHETIC.CACHE_DIR {root} exists, is not empty and holds no complete "
-                                   "synthetic dataset; empty it or choose another directory") from err
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return root
+            if json.load(f) != settings:
+                raise DataError(f"SYNTHETIC.CACHE_DIR {root} holds a synthetic dataset of other settings",
+                                "empty it or choose another directory")
+
+    def generate_with_marker(directory: str) -> None:
+        generate(cfg, directory)
+        with open(os.path.join(directory, _DONE_MARKER), "w") as f:
+            json.dump(settings, f, sort_keys=True)
+
+    return generate_atomically(root, generate_with_marker, f"the synthetic {layout} dataset")
 
 
 # ---------------------------------------------------------------------------------------------

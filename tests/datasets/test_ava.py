@@ -8,7 +8,7 @@ import torch
 
 from slowfast.config.defaults import get_cfg
 from slowfast.datasets.annotations import AnnotationError
-from slowfast.datasets.ava import Ava, centred_clip_indices, resolve_ava_cfg
+from slowfast.datasets.ava import Ava, centred_clip_indices
 from slowfast.datasets.build import build_dataset
 from slowfast.datasets.loader import detection_collate
 

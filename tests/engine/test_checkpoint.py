@@ -101,6 +101,21 @@ def test_public_slowfast_layout_with_module_prefix_loads(cfg, tmp_path, caplog):
     assert cu.load_checkpoint(path, fresh, epoch_reset=True) == -1
 
 
+def test_public_slowfast_optimizer_groups_do_not_break_fine_tuning(cfg, tmp_path, caplog):
+    """Public SlowFast groups parameters by another rule (and names none): a fresh optimizer, no crash."""
+    model, _ = trained_pair(cfg)
+    theirs = torch.optim.SGD([{"params": [model.slow.weight]}, {"params": [p for n, p in model.named_parameters()
+                                                                          if n != "slow.weight"]}], lr=0.1, momentum=0.9)
+    model(([torch.rand(2, 3, 2, 8, 8), torch.rand(2, 3, 4, 8, 8)])).sum().backward()
+    theirs.step()
+    path = str(tmp_path / "SLOWFAST_8x8_R50.pyth")
+    torch.save({"epoch": 195, "model_state": model.state_dict(), "optimizer_state": theirs.state_dict(), "cfg": ""}, path)
+    fresh = ToyTwoPathway(cfg)
+    ours = optim.construct_optimizer(fresh, cfg)
+    assert cu.load_checkpoint(path, fresh, ours, cfg=cfg, purpose="finetune") == 195
+    assert ours.state_dict()["state"] == {} and "optimizer starts fresh" in caplog.text
+
+
 def test_optimizer_groups_of_other_parameters_start_fresh(cfg, tmp_path, caplog):
     model, optimizer = trained_pair(cfg)
     path = cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)

@@ -68,6 +68,7 @@ BAD_VALUES = [
     ({"DATA.TRAIN_JITTER_SCALES": [320, 256]}, "DATA.TRAIN_JITTER_SCALES", "[320, 256]"),
     ({"TEST.CHECKPOINT_FILE_PATH": "missing.pyth"}, "TEST.CHECKPOINT_FILE_PATH", "missing.pyth"),
     ({"TRAIN.CHECKPOINT_FILE_PATH": "k400.pyth"}, "TRAIN.CHECKPOINT_FILE_PATH", "k400.pyth"),
+    ({"TEST.CHECKPOINT_TYPE": "efficient"}, "TEST.CHECKPOINT_TYPE", "efficient"),
 ]
 
 

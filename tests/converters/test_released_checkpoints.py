@@ -37,7 +37,9 @@ def write_released(path, manifest: str = "sf_shufflenetv2_w1.0_400.json") -> str
     state = foreign_state(case)
     opts = dict(zip(case["opts"][0::2], case["opts"][1::2]))
     config = {"MODEL": {"MODEL_NAME": case["model"], "NUM_CLASSES": int(opts["MODEL.NUM_CLASSES"])},
-              "SLOWFAST": {"WIDTH_MULTI": float(opts["SLOWFAST.WIDTH_MULTI"])}, "DATA": {"CROP_SIZE": 112}}
+              "DATA": {"CROP_SIZE": 112}}
+    if "SLOWFAST.WIDTH_MULTI" in opts:  # the efficient families (not the dual-attention R50)
+        config["SLOWFAST"] = {"WIDTH_MULTI": float(opts["SLOWFAST.WIDTH_MULTI"])}
     params = [name for name in state if not name.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     momentum = {index: {"momentum_buffer": torch.zeros_like(state[name])} for index, name in enumerate(params)}
     optimizer_state = {"state": momentum, "param_groups": [

@@ -68,8 +68,10 @@ def test_pickled_object_is_refused_and_never_runs(cfg, tmp_path):
     path = str(tmp_path / "evil.pyth")
     torch.save({"model_state": {}, "payload": CreatesFileWhenUnpickled(str(marker))}, path)
     assert not marker.exists()
-    with pytest.raises(cu.CheckpointError, match=r"refusing to load checkpoint .*evil\.pyth.*pickled"):
+    with pytest.raises(cu.CheckpointError, match=r"refusing to load checkpoint .*evil\.pyth.*pickled") as refused:
         cu.load_checkpoint(path, ToyTwoPathway(cfg))
+    assert "a pickled Python object (io.open)" in refused.value.message  # the blocked class, named
+    assert "re-save its weights once as plain tensors" in refused.value.hint  # the safe way out
     assert not marker.exists()
 
 

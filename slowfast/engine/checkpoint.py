@@ -285,7 +285,20 @@ _ARCH_FIELDS = [
     ("groups", "SLOWFAST.GROUPS", "g{}", False),
     ("classes", "MODEL.NUM_CLASSES", "{} classes", True),
 ]
-_EFFICIENT_FAMILIES = re.compile(r"shuffle|mobile|ghost", re.IGNORECASE)
+_EFFICIENT_FAMILIES = re.compile(r"shuffle|mobile|moible|ghost", re.IGNORECASE)  # the release spells "Moible"
+
+
+def _same_value(key: str, theirs, mine) -> bool:
+    """Equal values; model names are equal when they name the same model (the release's aliases)."""
+    if key != "MODEL.MODEL_NAME" or theirs == mine:
+        return theirs == mine
+    from slowfast.models.build import MODEL_REGISTRY
+
+    try:
+        theirs_class, mine_class = MODEL_REGISTRY.get(theirs), MODEL_REGISTRY.get(mine)
+    except KeyError:
+        return False
+    return issubclass(theirs_class, mine_class) or issubclass(mine_class, theirs_class)
 
 
 def _lookup(tree, key: str):
@@ -338,7 +351,7 @@ def describe_architecture(checkpoint: Dict, cfg=None, layout: str = "") -> Optio
         theirs, mine = _lookup(tree, key), _lookup(ours, key)
         if theirs is None:
             continue
-        differs = mine is not None and mine != theirs
+        differs = mine is not None and not _same_value(key, theirs, mine)
         shown = always if always is not None else bool(_EFFICIENT_FAMILIES.search(name))
         if shown or differs:
             theirs_parts.append(fmt.format(theirs))
@@ -346,6 +359,9 @@ def describe_architecture(checkpoint: Dict, cfg=None, layout: str = "") -> Optio
             ours_parts.append(fmt.format(mine))
     if not theirs_parts:
         return None
+    if ours_parts and _lookup(ours, "MODEL.MODEL_NAME") and not _same_value(
+            "MODEL.MODEL_NAME", _lookup(tree, "MODEL.MODEL_NAME"), _lookup(ours, "MODEL.MODEL_NAME")):
+        ours_parts = ours_parts[:1]  # another model: its name says it; widths of another family do not
     line = "checkpoint: " + ", ".join(theirs_parts).replace(", W", " W", 1).replace(", R", " R", 1)
     if cfg is not None:
         line += "; config: " + (", ".join(ours_parts) if ours_parts else "the same")

@@ -207,10 +207,10 @@ def detections_from_scores(scores, ori_boxes, metadata, video_names: Sequence[st
         video_names: ``video_idx`` -> AVA ``video_id``.
         class_ids: action ids to write (the label map's).
     """
-    scores = _numpy(scores).astype(float).reshape(len(_numpy(metadata)), -1)
+    scores = _numpy(scores).astype(float)
     boxes = _numpy(ori_boxes).astype(float)
     boxes = boxes[:, 1:5] if boxes.shape[1] == 5 else boxes
-    metadata = _numpy(metadata).astype(np.int64)
+    metadata = _numpy(metadata).astype(np.int64).reshape(len(scores), 2)
     rows = []
     for k in range(len(metadata)):
         video_id, timestamp = video_names[int(metadata[k, 0])], int(metadata[k, 1])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from slowfast.config.defaults import get_cfg
 from slowfast.engine import ava_metrics
 from slowfast.engine.ava_metrics import average_precision, charades_map, frame_map, iou_matrix
 
@@ -200,3 +201,34 @@ def test_charades_map_on_known_scores():
     # A tie between a positive and a negative at the top: one rank of precision 1/2.
     assert charades_map(np.array([[0.5], [0.5]]), np.array([[1], [0]])) == pytest.approx(0.5)
     assert math.isnan(charades_map(scores, np.zeros_like(labels)))
+
+
+def write_annotations(tmp_path):
+    (tmp_path / "map.pbtxt").write_text('item {\n  name: "stand"\n  id: 1\n}\nitem {\n  name: "sit"\n  id: 2\n}\n')
+    (tmp_path / "gt.csv").write_text("a,0902,0.1,0.1,0.4,0.6,1,0\na,0904,0.1,0.1,0.4,0.6,1,0\na,0904,0.5,0.5,0.9,0.9,2,1\n")
+    cfg = get_cfg()
+    cfg.AVA.ANNOTATION_DIR, cfg.AVA.LABEL_MAP_FILE, cfg.AVA.GROUNDTRUTH_FILE = str(tmp_path), "map.pbtxt", "gt.csv"
+    cfg.AVA.EXCLUSION_FILE = ""
+    return cfg
+
+
+def test_evaluate_ava_val_scores_the_seconds_divisible_by_4_unless_full_test(tmp_path):
+    cfg = write_annotations(tmp_path)
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    ori_boxes = torch.tensor([[0, 0.1, 0.1, 0.4, 0.6], [0, 0.5, 0.5, 0.9, 0.9]])
+    metadata = torch.tensor([[0, 904], [0, 904]])
+    csv_path = str(tmp_path / "det.csv")
+    # val without FULL_TEST_ON_VAL: the dataset only held 904, and so does the ground truth.
+    result = ava_metrics.evaluate_ava(cfg, scores, ori_boxes, metadata, ["a"], csv_path, split="val")
+    assert result["map"] == 1.0 and result["per_class"] == {"stand": 1.0, "sit": 1.0}
+    assert ava_metrics.evaluate_ava(cfg, scores, ori_boxes, metadata, ["a"], "")["map"] == 1.0  # inferred: val
+    # test (or FULL_TEST_ON_VAL): the 902 person was not detected -> "stand" AP 1/2.
+    assert ava_metrics.evaluate_ava(cfg, scores, ori_boxes, metadata, ["a"], "", split="test")["per_class"]["stand"] == 0.5
+    cfg.AVA.FULL_TEST_ON_VAL = True
+    assert ava_metrics.evaluate_ava(cfg, scores, ori_boxes, metadata, ["a"], "", split="val")["map"] == 0.75
+    assert open(csv_path).read().splitlines() == [
+        "a,0904,0.100,0.100,0.400,0.600,1,0.900000", "a,0904,0.100,0.100,0.400,0.600,2,0.100000",
+        "a,0904,0.500,0.500,0.900,0.900,1,0.200000", "a,0904,0.500,0.500,0.900,0.900,2,0.800000"]
+    # No boxes at all: every class with ground truth scores 0.
+    empty = ava_metrics.evaluate_ava(cfg, torch.zeros((0, 2)), torch.zeros((0, 5)), torch.zeros((0, 2)), ["a"], "")
+    assert empty["map"] == 0.0

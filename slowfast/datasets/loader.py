@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Samp
 from slowfast.datasets.build import build_dataset
 from slowfast.datasets.failures import dataset_name_for
 from slowfast.datasets.multigrid import ShortCycleBatchSampler, build_short_cycle_batch_sampler
+from slowfast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def world_size_and_rank() -> Tuple[int, int]:
 def per_process_batch_size(global_batch_size: int, world_size: int, key: str) -> int:
     """Global batch / world size; a clear error when it does not divide."""
     if global_batch_size < world_size or global_batch_size % world_size:
-        raise ValueError(
+        raise ConfigError(
             f"{key}={global_batch_size} is the global batch and must be a multiple of the number of "
             f"processes ({world_size})"
         )

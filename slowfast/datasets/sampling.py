@@ -17,6 +17,7 @@ import random
 from typing import Optional, Union
 
 import numpy as np
+from slowfast.utils.errors import ConfigError
 
 RandomSource = Union[np.random.Generator, random.Random]
 
@@ -85,7 +86,7 @@ def random_sampling_rate(long_cycle_sampling_rate: int, sampling_rate: int,
     if long_cycle_sampling_rate <= 0:
         return int(sampling_rate)
     if long_cycle_sampling_rate < sampling_rate:
-        raise ValueError(f"MULTIGRID.LONG_CYCLE_SAMPLING_RATE ({long_cycle_sampling_rate}) is below "
+        raise ConfigError(f"MULTIGRID.LONG_CYCLE_SAMPLING_RATE ({long_cycle_sampling_rate}) is below "
                          f"DATA.SAMPLING_RATE ({sampling_rate})")
     if rng is None:
         raise ValueError("a random multigrid sampling rate needs an rng (numpy Generator or random.Random)")

@@ -35,6 +35,7 @@ from slowfast.datasets.annotations import VideoRecord, check_labels
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.kinetics import Kinetics
 from slowfast.utils.errors import DataError
+from slowfast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ def write_mp4(path: str, frames: np.ndarray, fps: int) -> None:
     """
     height, width = frames.shape[1:3]
     if height % 2 or width % 2:
-        raise ValueError(f"H.264 4:2:0 needs an even frame size, got {height}x{width} (SYNTHETIC.FRAME_SIZE)")
+        raise ConfigError(f"H.264 4:2:0 needs an even frame size, got {height}x{width} (SYNTHETIC.FRAME_SIZE)")
     with av.open(path, mode="w", options={"fflags": "+bitexact"}) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = width, height

@@ -23,6 +23,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torchvision.transforms.v2.functional as F
+from slowfast.utils.errors import ConfigError
 
 # Test crop positions along the long side: 0 = left/top, 1 = centre, 2 = right/bottom.
 CROP_POSITIONS = (0, 1, 2)
@@ -74,7 +75,7 @@ def random_short_side_scale(
 ) -> Frames:
     """Scale jitter: short side to an integer drawn uniformly from ``[min_size, max_size]``."""
     if min_size > max_size:
-        raise ValueError(f"short-side jitter range [{min_size}, {max_size}] is empty (DATA.TRAIN_JITTER_SCALES)")
+        raise ConfigError(f"short-side jitter range [{min_size}, {max_size}] is empty (DATA.TRAIN_JITTER_SCALES)")
     size = int(torch.randint(min_size, max_size + 1, (1,), generator=generator))
     return short_side_scale(frames, size, boxes)
 
@@ -155,7 +156,7 @@ def color_jitter(
             uses colour jitter instead of flips, whose labels are left/right).
     """
     if len(strengths) != 3:
-        raise ValueError(f"DATA.COLOR_JITTER needs [brightness, contrast, saturation], got {list(strengths)}")
+        raise ConfigError(f"DATA.COLOR_JITTER needs [brightness, contrast, saturation], got {list(strengths)}")
     adjustments = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation)
     order = torch.randperm(3, generator=generator).tolist()
     factors = [
@@ -176,7 +177,7 @@ def normalize(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float])
     """
     num_frames, channels, height, width = frames.shape
     if len(mean) != channels or len(std) != channels:
-        raise ValueError(f"DATA.MEAN / DATA.STD need {channels} values, got {list(mean)} / {list(std)}")
+        raise ConfigError(f"DATA.MEAN / DATA.STD need {channels} values, got {list(mean)} / {list(std)}")
     out = torch.empty((channels, num_frames, height, width), dtype=torch.float32)
     out.copy_(frames.permute(1, 0, 2, 3))
     std = torch.as_tensor(std, dtype=torch.float32).view(-1, 1, 1, 1)
@@ -258,7 +259,7 @@ def spatial_crop_position(spatial_index: int, num_spatial_crops: int) -> int:
         return 1
     if num_spatial_crops == 3:
         return spatial_index
-    raise ValueError(f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {num_spatial_crops}")
+    raise ConfigError(f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {num_spatial_crops}")
 
 
 def pack_pathway_output(cfg, frames: torch.Tensor) -> List[torch.Tensor]:

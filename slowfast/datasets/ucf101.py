@@ -17,6 +17,7 @@ from slowfast.datasets.annotations import (
 )
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.video_dataset import VideoDataset
+from slowfast.utils.errors import ConfigError
 
 CLASS_INDEX_FILE = "classInd.txt"
 
@@ -24,7 +25,7 @@ CLASS_INDEX_FILE = "classInd.txt"
 def split_list_name(split: str, split_id: int) -> str:
     """``trainlist0K.txt`` for train, ``testlist0K.txt`` for val and test."""
     if split_id not in (1, 2, 3):
-        raise ValueError(f"DATA.SPLIT_ID must be 1, 2 or 3 (the official splits), got {split_id}")
+        raise ConfigError(f"DATA.SPLIT_ID must be 1, 2 or 3 (the official splits), got {split_id}")
     return f"{'train' if split == 'train' else 'test'}list{split_id:02d}.txt"
 
 

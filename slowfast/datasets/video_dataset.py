@@ -30,6 +30,7 @@ from slowfast.datasets.annotations import OnError, VideoRecord, check_labels
 from slowfast.datasets.failures import DECODE_ERRORS, DecodeRetriesExhausted, dropped_item
 from slowfast.datasets.multigrid import train_clip_shape, unpack_index
 from slowfast.datasets.video_reader import VideoDecodeError, VideoReader, open_video
+from slowfast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,9 @@ def check_spatial_sizes(cfg) -> None:
     """Training and validation crops must fit in the scaled frames (fail at construction, not mid-epoch)."""
     min_scale, max_scale = cfg.DATA.TRAIN_JITTER_SCALES
     if not 0 < min_scale <= max_scale:
-        raise ValueError(f"DATA.TRAIN_JITTER_SCALES must be [min, max] with 0 < min <= max, got {[min_scale, max_scale]}")
+        raise ConfigError(f"DATA.TRAIN_JITTER_SCALES must be [min, max] with 0 < min <= max, got {[min_scale, max_scale]}")
     if min_scale < cfg.DATA.TRAIN_CROP_SIZE:
-        raise ValueError(
+        raise ConfigError(
             f"DATA.TRAIN_JITTER_SCALES[0]={min_scale} is below DATA.TRAIN_CROP_SIZE={cfg.DATA.TRAIN_CROP_SIZE}: "
             "the crop would not fit in the scaled frames"
         )

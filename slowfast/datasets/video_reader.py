@@ -22,6 +22,7 @@ import os
 from typing import Dict, List, Sequence
 
 import numpy as np
+from slowfast.utils.errors import ConfigError
 
 try:  # optional, faster back end
     from torchcodec.decoders import VideoDecoder as _TorchCodecDecoder
@@ -484,7 +485,7 @@ def open_video(path: str, backend: str = "pyav", threads: int = 1, frame_templat
         return FrameFolderReader(path, frame_template=frame_template, start_index=start_index, fps=fps)
     if backend == "torchcodec":
         return TorchCodecReader(path, threads=threads, stream_index=stream_index)
-    raise ValueError(f"DATA.DECODING_BACKEND: unknown back end '{backend}'; choose one of {', '.join(BACKENDS)}")
+    raise ConfigError(f"DATA.DECODING_BACKEND: unknown back end '{backend}'; choose one of {', '.join(BACKENDS)}")
 
 
 def open_video_from_cfg(cfg, path: str, fps: float = 30.0) -> VideoReader:

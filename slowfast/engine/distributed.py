@@ -22,6 +22,7 @@ import torch.distributed as dist
 
 from slowfast.utils.env import cpu_threads
 from slowfast.utils.errors import SlowFastError
+from slowfast.utils.errors import ConfigError
 
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -75,7 +76,7 @@ def per_process_batch_size(global_batch_size: int, key: str = "TRAIN.BATCH_SIZE"
     """Split a global batch over the processes; the split must be exact."""
     world_size = get_world_size()
     if global_batch_size % world_size:
-        raise ValueError(
+        raise ConfigError(
             f"{key}={global_batch_size} is the global batch and must be divisible by the "
             f"{world_size} processes of the job"
         )

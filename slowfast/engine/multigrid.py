@@ -253,7 +253,7 @@ class MultigridSchedule:
         default_b, default_t, _ = default_shape(cfg)
         batch = default_b * phase.batch_factor
         if batch % world_size:
-            raise ValueError(f"multigrid phase {phase.index}: global batch {batch} (MULTIGRID.DEFAULT_B "
+            raise ConfigError(f"multigrid phase {phase.index}: global batch {batch} (MULTIGRID.DEFAULT_B "
                              f"{default_b} x {phase.batch_factor}) is not divisible by the {world_size} processes")
         norm_type, num_splits, num_sync = bn_layout(cfg, batch // world_size, cuda=cfg.NUM_GPUS > 0)
         return {

@@ -15,6 +15,7 @@ import math
 from typing import Callable, Dict, List
 
 import torch
+from slowfast.utils.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -52,7 +53,7 @@ def get_lr_at_epoch(cfg, epoch: float) -> float:
     """The learning rate at fractional epoch ``epoch`` (warm-up included)."""
     policy = LR_POLICIES.get(cfg.SOLVER.LR_POLICY)
     if policy is None:
-        raise ValueError(f"SOLVER.LR_POLICY '{cfg.SOLVER.LR_POLICY}' is unknown; known: {sorted(LR_POLICIES)}")
+        raise ConfigError(f"SOLVER.LR_POLICY '{cfg.SOLVER.LR_POLICY}' is unknown; known: {sorted(LR_POLICIES)}")
     warmup_epochs = cfg.SOLVER.WARMUP_EPOCHS
     if epoch < warmup_epochs:
         lr_after_warmup = policy(cfg, warmup_epochs)
@@ -118,7 +119,7 @@ def construct_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
         )
     if method == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=tuple(cfg.SOLVER.BETAS))
-    raise ValueError(f"SOLVER.OPTIMIZING_METHOD '{method}' is unknown; known: {list(OPTIMIZERS)}")
+    raise ConfigError(f"SOLVER.OPTIMIZING_METHOD '{method}' is unknown; known: {list(OPTIMIZERS)}")
 
 
 def clip_gradients(parameters, cfg) -> None:

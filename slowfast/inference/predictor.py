@@ -47,7 +47,7 @@ def head_activation(cfg) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda logits: torch.softmax(logits, dim=1)
     if cfg.MODEL.HEAD_ACT == "sigmoid":
         return torch.sigmoid
-    raise ValueError(f"MODEL.HEAD_ACT must be 'softmax' or 'sigmoid', got {cfg.MODEL.HEAD_ACT!r}")
+    raise ConfigError(f"MODEL.HEAD_ACT must be 'softmax' or 'sigmoid', got {cfg.MODEL.HEAD_ACT!r}")
 
 
 def load_model_for_inference(cfg, model: Optional[torch.nn.Module] = None, what: str = "the demo") -> torch.nn.Module:
@@ -155,7 +155,7 @@ def window_length(cfg, fps: Optional[float] = None) -> int:
 def window_stride(cfg, fps: Optional[float] = None) -> int:
     """Frames between two predictions: ``DEMO.BUFFER_SIZE`` (0 = one window length)."""
     if cfg.DEMO.BUFFER_SIZE < 0:
-        raise ValueError(f"DEMO.BUFFER_SIZE must be >= 0 (0 = one window length), got {cfg.DEMO.BUFFER_SIZE}")
+        raise ConfigError(f"DEMO.BUFFER_SIZE must be >= 0 (0 = one window length), got {cfg.DEMO.BUFFER_SIZE}")
     return cfg.DEMO.BUFFER_SIZE or window_length(cfg, fps)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from slowfast.visualization.overlay import draw_text_lines, prediction_lines
 from slowfast.inference.predictor import Predictor, StreamingPredictor, window_length, window_stride
 from slowfast.visualization.sources import FrameSource, Mp4Writer, WindowDisplay, demo_source
+from slowfast.utils.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def demo_torch_threads(cfg) -> int:
     """``DEMO.NUM_THREADS``, or all available cores but one (the reader and writer need a core:
     with every core busy, OpenMP threads wait on each other and small convolutions slow down a lot)."""
     if cfg.DEMO.NUM_THREADS < 0:
-        raise ValueError(f"DEMO.NUM_THREADS must be >= 0 (0 = automatic), got {cfg.DEMO.NUM_THREADS}")
+        raise ConfigError(f"DEMO.NUM_THREADS must be >= 0 (0 = automatic), got {cfg.DEMO.NUM_THREADS}")
     if cfg.DEMO.NUM_THREADS:
         return cfg.DEMO.NUM_THREADS
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slowfast.utils.errors import ConfigError
+from slowfast.utils.suggest import did_you_mean
 from slowfast.visualization.overlay import blend_heatmap, clip_to_uint8
 
 # Above this many module names, the unknown-layer error lists only the top-level ones in full.
@@ -39,15 +41,21 @@ class GradCamResult(NamedTuple):
     targets: torch.Tensor
 
 
-def unknown_layer_message(model: nn.Module, unknown: Sequence[str]) -> str:
-    """An error message naming ``unknown`` and the valid target layer names of ``model``."""
+class UnknownLayerError(ConfigError, KeyError):
+    """A Grad-CAM target layer the model does not have (a KeyError too, for callers that catch one)."""
+
+
+def unknown_layer_error(model: nn.Module, unknown: Sequence[str]) -> UnknownLayerError:
+    """The error naming ``unknown``, the nearest valid name and the valid target layer names of ``model``."""
     names = [name for name, _ in model.named_modules() if name]
     if len(names) <= _MAX_LISTED_NAMES:
         listed = ", ".join(names)
     else:
         top_level = [name for name in names if "." not in name]
         listed = ", ".join(top_level) + f" (and {len(names) - len(top_level)} nested names such as {names[1]})"
-    return f"unknown Grad-CAM target layer(s) {list(unknown)}; valid module names of the model: {listed}"
+    near = did_you_mean(unknown[0], names, n=1) if unknown and unknown[0] else None
+    return UnknownLayerError(f"unknown Grad-CAM target layer(s) {list(unknown)}",
+                             f"{near + ' ' if near else ''}valid module names of the model: {listed}")
 
 
 def normalize_per_clip(cam: torch.Tensor) -> torch.Tensor:
@@ -93,7 +101,7 @@ class GradCAM:
             target_layers = [target_layers]
         unknown = [layer for layer in target_layers if layer not in modules or not layer]
         if unknown or not target_layers:
-            raise KeyError(unknown_layer_message(model, unknown))
+            raise unknown_layer_error(model, unknown)
         self.model = model
         self.target_layers = list(target_layers)
         self._modules = {layer: modules[layer] for layer in self.target_layers}

@@ -24,6 +24,7 @@ from torch import nn
 from slowfast.visualization.gradcam import GradCAM, overlay_clip
 from slowfast.inference.labels import class_name
 from slowfast.visualization.tensorboard import TensorboardWriter
+from slowfast.utils.errors import ConfigError
 
 
 class TestSetVisualizer:
@@ -40,7 +41,7 @@ class TestSetVisualizer:
         self.gradcam = None
         if vis.ENABLE and vis.GRAD_CAM.ENABLE:
             if not vis.GRAD_CAM.LAYER_LIST:
-                raise ValueError("TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE needs layer names in GRAD_CAM.LAYER_LIST")
+                raise ConfigError("TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE needs layer names in GRAD_CAM.LAYER_LIST")
             self.gradcam = GradCAM(model, list(vis.GRAD_CAM.LAYER_LIST))
         self.clips_seen = 0
         self.batches_seen = 0

@@ -2,7 +2,7 @@
 import json
 import logging
 
-from slowfast.utils.logging import format_json_stats, get_logger, log_json_stats, setup_logging
+from slowfast.utils.logging import _HANDLER_TAG, format_json_stats, get_logger, log_json_stats, setup_logging
 
 
 def test_format_is_sorted_prefixed_json():
@@ -32,4 +32,8 @@ def test_other_ranks_write_nothing_and_setup_does_not_duplicate(tmp_path, capsys
     setup_logging(str(tmp_path), is_master=True)
     get_logger("slowfast.test").info("once")
     assert capsys.readouterr().out.count("once") == 1
-    assert len([h for h in logging.getLogger("slowfast").handlers]) == 2  # stdout + file
+    # Only our handlers count: pytest 9.2 attaches its LogCaptureHandlers to the non-propagating
+    # "slowfast" logger as well (with it, this logger held 4 handlers).
+    ours = [h for h in logging.getLogger("slowfast").handlers if getattr(h, _HANDLER_TAG, False)]
+    assert sorted(type(h).__name__ for h in ours) == ["FileHandler", "StreamHandler"]  # stdout + file
+    assert [h.baseFilename for h in ours if isinstance(h, logging.FileHandler)] == [str(tmp_path / "stdout.log")]

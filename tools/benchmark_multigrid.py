@@ -15,7 +15,6 @@ both reach it), the best accuracy and the total training time. Outputs go to OUT
 import json
 import os
 import sys
-import time
 
 import torch
 
@@ -25,35 +24,9 @@ if _REPO_ROOT not in sys.path:
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.config.validate import assert_and_infer_cfg  # noqa: E402
-from slowfast.engine import multigrid  # noqa: E402
-from slowfast.engine.trainer import Trainer  # noqa: E402
+from slowfast.engine import compare, multigrid  # noqa: E402
+from slowfast.engine.compare import time_to  # noqa: E402  (the tool's API, used by its tests)
 from slowfast.utils.env import cpu_threads  # noqa: E402
-
-
-class TimedTrainer(Trainer):
-    """Validates after every epoch and records (epoch, training seconds so far, val top-1 %)."""
-
-    def __init__(self, cfg, schedule=None):
-        self.curve, self.train_seconds = [], 0.0
-        super().__init__(cfg, schedule)
-
-    def is_eval_epoch(self, epoch):
-        return True
-
-    def train_epoch(self, epoch):
-        start = time.perf_counter()
-        stats = super().train_epoch(epoch)
-        self.train_seconds += time.perf_counter() - start
-        return stats
-
-    def on_epoch_start(self, epoch):
-        start = time.perf_counter()  # loader/model rebuilds at phase changes are training cost
-        super().on_epoch_start(epoch)
-        self.train_seconds += time.perf_counter() - start
-
-    def on_epoch_end(self, epoch):
-        super().on_epoch_end(epoch)
-        self.curve.append((epoch + 1, round(self.train_seconds, 2), round(100.0 - self.last_val_stats["top1_err"], 2)))
 
 
 def run_config(cfg, use_multigrid: bool, name: str):
@@ -74,13 +47,7 @@ def run(cfg, use_multigrid: bool, name: str):
     schedule = multigrid.build_schedule(cfg) if use_multigrid else None
     if schedule is not None:
         print(multigrid.format_schedule_table(cfg), flush=True)
-    trainer = TimedTrainer(cfg, schedule)
-    trainer.fit()
-    return trainer.curve
-
-
-def time_to(curve, target):
-    return next(((epoch, seconds) for epoch, seconds, top1 in curve if top1 >= target), (None, None))
+    return compare.train_curve(cfg, schedule)
 
 
 def main(argv=None):

@@ -69,9 +69,15 @@ _C.TEST.NUM_SPATIAL_CROPS = 3
 _C.TEST.ENSEMBLE_METHOD = "sum"
 # File to write per-video predictions to ("" = do not write). Relative to OUTPUT_DIR.
 _C.TEST.SAVE_RESULTS_PATH = ""
-# Test with BatchNorm folded into the convolutions and the faster memory layout chosen by a timing
-# probe (inference.optimize.optimize_for_inference); off while Grad-CAM visualisation needs gradients.
+# Test (and run the demo's PyTorch predictor) with BatchNorm folded into the convolutions, in the
+# memory layout TEST.OPTIMIZE_LAYOUT names (inference.optimize.optimize_for_inference); off while
+# Grad-CAM visualisation needs gradients.
 _C.TEST.OPTIMIZE = True
+# Memory layout of the optimised model: "auto" = a fixed rule, the same choice every run
+# (channels_last_3d on CPU for 3D-conv models, the faster layout for every family in
+# docs/benchmarks.md "Inference path"; contiguous on CUDA), "channels_last", "contiguous", or
+# "probe" (time both at the first batch's shape and keep the faster: may differ between runs).
+_C.TEST.OPTIMIZE_LAYOUT = "auto"
 
 # ---------------------------------------------------------------------------- #
 # Data
@@ -241,7 +247,8 @@ _C.SLOWFAST.FUSION_KERNEL_SZ = 5
 _C.SLOWFAST.WIDTH_MULTI = 2.0
 # Groups of the ShuffleNet (V1) grouped convolutions.
 _C.SLOWFAST.GROUPS = 1
-# Fusion between pathways: "" = the model's own default, "lateral" (FuseFastToSlow) or "cmda".
+# Fusion between pathways: "" = the model's own default (CMDA for the efficient and dual-attention
+# models, lateral for SlowFast), "lateral" (FuseFastToSlow), "cmda" or "none" (no exchange: an ablation).
 _C.SLOWFAST.FUSION = ""
 # CMDA position attention: query/key width = C' // CMDA_REDUCTION.
 _C.SLOWFAST.CMDA_REDUCTION = 1
@@ -466,7 +473,7 @@ _C.TENSORBOARD.WRONG_PRED_VIS.ENABLE = False
 _C.TENSORBOARD.WRONG_PRED_VIS.TAG = "Incorrectly classified videos."
 
 # ---------------------------------------------------------------------------- #
-# Detection (kept for configs of the public SlowFast; detection is not supported)
+# Action detection (AVA): RoI head on the two-pathway models (public SlowFast's keys)
 # ---------------------------------------------------------------------------- #
 _C.DETECTION = CfgNode()
 # Replace the pooled classification head with the RoI head: model(inputs, bboxes) with bboxes
@@ -474,15 +481,6 @@ _C.DETECTION = CfgNode()
 # Every model of the composition (two-pathway and one-pathway); needs MODEL.LOSS_FUNC bce or
 # bce_logit and MODEL.HEAD_ACT sigmoid. The batch comes from the AVA datasets (detection_collate).
 _C.DETECTION.ENABLE = False
-
-# ---------------------------------------------------------------------------- #
-# Benchmark (tools/benchmark.py)
-# ---------------------------------------------------------------------------- #
-_C.BENCHMARK = CfgNode()
-# Epochs of the data-loader benchmark.
-_C.BENCHMARK.NUM_EPOCHS = 1
-# Log every this many iterations.
-_C.BENCHMARK.LOG_PERIOD = 10
 # RoIAlign's ``aligned`` flag: True shifts box corners by -0.5 pixel (pixel-centre sampling,
 # Detectron2's ROIAlignV2); False is the original RoIAlign. Checkpoints were trained with one.
 _C.DETECTION.ALIGNED = True
@@ -493,6 +491,15 @@ _C.DETECTION.ROI_XFORM_RESOLUTION = 7
 # the AVA configs, 32 for ResNets with a strided res5 and for the efficient families); a
 # positive value is checked against the derived stride.
 _C.DETECTION.SPATIAL_SCALE_FACTOR = 0
+
+# ---------------------------------------------------------------------------- #
+# Benchmark (tools/benchmark.py)
+# ---------------------------------------------------------------------------- #
+_C.BENCHMARK = CfgNode()
+# Epochs of the data-loader benchmark.
+_C.BENCHMARK.NUM_EPOCHS = 1
+# Log every this many iterations.
+_C.BENCHMARK.LOG_PERIOD = 10
 # Shuffle the data in the benchmark.
 _C.BENCHMARK.SHUFFLE = True
 

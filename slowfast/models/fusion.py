@@ -123,6 +123,21 @@ class CMDA(nn.Module):
         return [slow_out, fast_out]
 
 
+class NoFusion(nn.Module):
+    """No exchange (``SLOWFAST.FUSION none``, an ablation): ``[x_slow, x_fast]`` pass unchanged,
+    ``out_dims = (C_s, C_f)``, so the next stages see narrower inputs than with a fusion."""
+
+    def __init__(self, dim_slow: int, dim_fast: int, alpha: int, beta_inv: int, *, norm_layer: NormLayer = None):
+        super().__init__()
+        self.out_dims = (dim_slow, dim_fast)
+
+    def forward(self, x: List[torch.Tensor]) -> List[torch.Tensor]:
+        return list(x)
+
+
+FUSIONS = ("lateral", "cmda", "none")
+
+
 def build_fusion(cfg, norm_layer: NormLayer, default: str = "lateral") -> FusionFactory:
     """The fusion factory ``(dim_slow, dim_fast) -> module`` selected by ``SLOWFAST.FUSION``.
 
@@ -143,5 +158,7 @@ def build_fusion(cfg, norm_layer: NormLayer, default: str = "lateral") -> Fusion
         )
     if name == "cmda":
         return functools.partial(CMDA, reduction=cfg.SLOWFAST.CMDA_REDUCTION, **common)
-    raise ValueError(f"SLOWFAST.FUSION '{name}' is not a fusion; known: 'lateral', 'cmda'")
+    if name == "none":
+        return functools.partial(NoFusion, **common)
+    raise ValueError(f"SLOWFAST.FUSION '{name}' is not a fusion; known: {', '.join(FUSIONS)}")
 

@@ -20,7 +20,7 @@ import csv
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from slowfast.datasets.annotations import AnnotationError, read_lines
 
@@ -98,56 +98,75 @@ def parse_frame_lists(paths: Sequence[str], prefix: str = "") -> List[FrameListV
     Each file starts with the header line (``original_vido_id ...``); then ``original_vido_id
     video_idx frame_idx path labels`` with ``frame_idx`` 0, 1, 2, ... per video and ``path``
     relative to ``prefix``. A video's frames must be consecutive files of one folder (what the
-    frame reader opens), listed in order.
+    frame reader opens), listed in order. (AVA's train list has ~6 M lines: a line of a known
+    video is checked against the expected path by one string comparison.)
     """
     videos: Dict[str, FrameListVideo] = {}
+    expected_path: Dict[str, Tuple[str, str, int]] = {}  # video -> (path stem, extension, digits)
     for path in paths:
-        lines = read_lines(path)
-        first = next(lines, None)
-        if first is None:
-            raise AnnotationError(f"{path}: the frame list is empty")
-        source, header = first
-        if not header.startswith("original_vido_id"):
-            raise AnnotationError(f"{source}: expected the header 'original_vido_id video_idx frame_idx path labels', "
-                                  f"got {header!r}")
-        for source, text in lines:
-            fields = text.split()
-            if len(fields) == 4:  # an unlabelled frame whose labels column was left out entirely
-                fields.append("")
-            if len(fields) != 5:
-                raise AnnotationError(f"{source}: expected 'original_vido_id video_idx frame_idx path labels' "
-                                      f"(5 space-separated fields), got {len(fields)}: {text!r}")
-            video_id, _, frame_idx, frame_path, labels = fields
-            try:
-                frame_number = int(frame_idx)
-            except ValueError:
-                raise AnnotationError(f"{source}: frame_idx '{frame_idx}' is not an integer") from None
-            folder, name = os.path.split(os.path.join(prefix, frame_path) if prefix else frame_path)
-            template, number = _numbered_name(name, source)
-            video = videos.get(video_id)
-            if video is None:
-                video = videos[video_id] = FrameListVideo(video_id, folder, template, number, source=source)
-            expected = video.start_index + video.num_frames
-            if (folder, template, number) != (video.folder, video.frame_template, expected) or frame_number != video.num_frames:
-                raise AnnotationError(
-                    f"{source}: frame {frame_idx} of '{video_id}' is '{frame_path}'; the frames of a video must be "
-                    f"listed in order as consecutive files of one folder (expected frame_idx {video.num_frames}, "
-                    f"file {os.path.join(video.folder, video.frame_template.format(expected))})"
-                )
-            video.frame_labels.append(parse_labels_field(labels, source))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"annotation file not found: {path}")
+        with open(path, "r", encoding="utf-8-sig") as f:
+            header = f.readline()
+            if not header.strip():
+                raise AnnotationError(f"{path}: the frame list is empty")
+            if not header.startswith("original_vido_id"):
+                raise AnnotationError(f"{path}:1: expected the header 'original_vido_id video_idx frame_idx path labels', "
+                                      f"got {header.strip()!r}")
+            for line_number, text in enumerate(f, start=2):
+                fields = text.split()
+                if not fields:
+                    continue
+                if len(fields) == 4:  # an unlabelled frame whose labels column was left out entirely
+                    fields.append("")
+                if len(fields) != 5:
+                    raise AnnotationError(f"{path}:{line_number}: expected 'original_vido_id video_idx frame_idx path labels' "
+                                          f"(5 space-separated fields), got {len(fields)}: {text.strip()!r}")
+                video_id, _, frame_idx, frame_path, labels = fields
+                video = videos.get(video_id)
+                if video is None:
+                    video = _first_frame(video_id, frame_path, prefix, f"{path}:{line_number}")
+                    videos[video_id] = video
+                    match = _NUMBERED_FILE.match(frame_path)
+                    expected_path[video_id] = (match.group(1), match.group(3), len(match.group(2)))
+                stem, extension, digits = expected_path[video_id]
+                count = len(video.frame_labels)
+                if frame_idx != str(count) or frame_path != f"{stem}{video.start_index + count:0{digits}d}{extension}":
+                    _frame_line_error(f"{path}:{line_number}", video, frame_idx, frame_path)
+                video.frame_labels.append(() if labels in ('""', "") else parse_labels_field(labels, f"{path}:{line_number}"))
     return list(videos.values())
+
+
+def _first_frame(video_id: str, frame_path: str, prefix: str, source: str) -> FrameListVideo:
+    """The video of a frame list whose first frame line names ``frame_path``."""
+    folder, name = os.path.split(os.path.join(prefix, frame_path) if prefix else frame_path)
+    template, number = _numbered_name(name, source)
+    return FrameListVideo(video_id, folder, template, number, source=source)
+
+
+def _frame_line_error(source: str, video: FrameListVideo, frame_idx: str, frame_path: str) -> None:
+    try:
+        int(frame_idx)
+    except ValueError:
+        raise AnnotationError(f"{source}: frame_idx '{frame_idx}' is not an integer") from None
+    _numbered_name(os.path.basename(frame_path), source)  # names a file without a frame number
+    expected = video.start_index + video.num_frames
+    raise AnnotationError(
+        f"{source}: frame {frame_idx} of '{video.video_id}' is '{frame_path}'; the frames of a video must be "
+        f"listed in order as consecutive files of one folder (expected frame_idx {video.num_frames}, "
+        f"file {os.path.join(video.folder, video.frame_template.format(expected))})"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Box CSVs
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BoxRow:
+class BoxRow(NamedTuple):
     """One line of an AVA box CSV.
 
     ``box`` is ``(x1, y1, x2, y2)`` normalised to [0, 1]; ``action_id`` is -1 when the column is
     empty (predicted boxes without labels); ``score`` is the detection score (1.0 for ground
-    truth, whose 8th column is the person id).
+    truth, whose 8th column is the person id). (A named tuple: AVA's files have ~10^6 rows.)
     """
 
     video_id: str
@@ -155,18 +174,45 @@ class BoxRow:
     box: Tuple[float, float, float, float]
     action_id: int
     score: float
-    source: str
+    path: str
+    line: int
+
+    @property
+    def source(self) -> str:
+        return f"{self.path}:{self.line}"
 
     @property
     def key(self) -> str:
         return frame_key(self.video_id, self.timestamp)
 
 
-def _float(value: str, what: str, source: str) -> float:
+def _number(value: str, what: str, source: str, kind=float):
     try:
-        return float(value)
+        return kind(value)
     except ValueError:
-        raise AnnotationError(f"{source}: {what} '{value}' is not a number") from None
+        raise AnnotationError(f"{source}: {what} '{value}' is not {'an integer' if kind is int else 'a number'}") from None
+
+
+def _parse_box_fields(fields: List[str], has_score: Optional[bool], source: str):
+    """(timestamp, box, action_id, score) of one row; AnnotationError naming ``source``."""
+    if len(fields) not in (7, 8) or (has_score and len(fields) != 8):
+        expected = "8 (..., action_id, score)" if has_score else "7 or 8 (..., action_id[, person_id])"
+        raise AnnotationError(f"{source}: expected {expected} comma-separated columns "
+                              f"'video_id,timestamp,x1,y1,x2,y2,...', got {len(fields)}: {','.join(fields)!r}")
+    try:
+        timestamp = int(float(fields[1]))
+    except ValueError:
+        raise AnnotationError(f"{source}: timestamp '{fields[1]}' is not a number of seconds") from None
+    box = tuple(_number(v, name, source) for v, name in zip(fields[2:6], ("x1", "y1", "x2", "y2")))
+    if not all(-1e-3 <= v <= 1 + 1e-3 for v in box) or box[2] < box[0] or box[3] < box[1]:
+        raise AnnotationError(f"{source}: box {box} must be x1,y1,x2,y2 normalised to [0, 1] with x1 <= x2, y1 <= y2")
+    action = fields[6].strip()
+    action_id = _number(action, "action_id", source, int) if action else -1
+    if has_score is not False and len(fields) == 8:
+        score = _number(fields[7], "score" if has_score else "8th column", source)
+    else:
+        score = 1.0
+    return timestamp, box, action_id, score
 
 
 def parse_box_csv(path: str, has_score: Optional[bool] = None) -> List[BoxRow]:
@@ -183,33 +229,24 @@ def parse_box_csv(path: str, has_score: Optional[bool] = None) -> List[BoxRow]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"annotation file not found: {path}")
     rows = []
+    append = rows.append
     with open(path, "r", encoding="utf-8-sig", newline="") as f:
         for line_number, fields in enumerate(csv.reader(f), start=1):
-            source = f"{path}:{line_number}"
-            if not fields or all(not value.strip() for value in fields):
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            if len(fields) not in (7, 8) or (has_score and len(fields) != 8):
-                expected = "8 (..., action_id, score)" if has_score else "7 or 8 (..., action_id[, person_id])"
-                raise AnnotationError(f"{source}: expected {expected} comma-separated columns "
-                                      f"'video_id,timestamp,x1,y1,x2,y2,...', got {len(fields)}: {','.join(fields)!r}")
-            video_id = fields[0].strip()
+            # The common case in one try block; anything unusual is re-parsed for a precise message.
             try:
-                timestamp = int(float(fields[1]))
+                if len(fields) not in (7, 8) or (has_score and len(fields) != 8):
+                    raise ValueError
+                timestamp = int(fields[1])
+                box = (float(fields[2]), float(fields[3]), float(fields[4]), float(fields[5]))
+                if not (0.0 <= box[0] <= box[2] <= 1.0 and 0.0 <= box[1] <= box[3] <= 1.0):
+                    raise ValueError
+                action_id = int(fields[6]) if fields[6] else -1
+                score = float(fields[7]) if has_score is not False and len(fields) == 8 else 1.0
             except ValueError:
-                raise AnnotationError(f"{source}: timestamp '{fields[1]}' is not a number of seconds") from None
-            box = tuple(_float(v, name, source) for v, name in zip(fields[2:6], ("x1", "y1", "x2", "y2")))
-            if not all(-1e-3 <= v <= 1 + 1e-3 for v in box) or box[2] < box[0] or box[3] < box[1]:
-                raise AnnotationError(f"{source}: box {box} must be x1,y1,x2,y2 normalised to [0, 1] with x1 <= x2, y1 <= y2")
-            action = fields[6].strip()
-            if action:
-                try:
-                    action_id = int(action)
-                except ValueError:
-                    raise AnnotationError(f"{source}: action_id '{action}' is not an integer") from None
-            else:
-                action_id = -1
-            score = _float(fields[7], "score" if has_score else "8th column", source) if has_score is not False and len(fields) == 8 else 1.0
-            rows.append(BoxRow(video_id, timestamp, box, action_id, score, source))
+                timestamp, box, action_id, score = _parse_box_fields(fields, has_score, f"{path}:{line_number}")
+            append(BoxRow(fields[0].strip(), timestamp, box, action_id, score, path, line_number))
     return rows
 
 

@@ -1,11 +1,8 @@
 """tools/eval_ava.py: official files in, per-class AP and the mAP line out."""
-import subprocess
-import sys
-
 import pytest
 
 from slowfast.datasets.annotations import AnnotationError
-from tests.tools.tool_loader import REPO, load_tool
+from tests.tools.tool_loader import load_tool
 
 LABEL_MAP = """item {
   name: "stand"
@@ -60,11 +57,13 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path):
                                     str(tmp_path / "det.csv"), "--labelmap", str(tmp_path / "map.pbtxt")])
 
 
-def test_command_line_reports_user_errors_in_one_line(tmp_path):
+def test_command_line_reports_user_errors_in_one_line(tmp_path, capsys):
+    from slowfast.utils.cli import run_tool
+
     write_files(tmp_path)
     (tmp_path / "map.pbtxt").write_text('item {\n  name: "stand"\n  id: one\n}\n')
-    result = subprocess.run([sys.executable, f"{REPO}/tools/eval_ava.py", "--groundtruth", str(tmp_path / "gt.csv"),
-                             "--detections", str(tmp_path / "det.csv"), "--labelmap", str(tmp_path / "map.pbtxt")],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'map.pbtxt'}:3: id 'one' is not an integer"
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(load_tool("eval_ava").main, ["--groundtruth", str(tmp_path / "gt.csv"), "--detections",
+                                              str(tmp_path / "det.csv"), "--labelmap", str(tmp_path / "map.pbtxt")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'map.pbtxt'}:3: id 'one' is not an integer"

@@ -47,6 +47,7 @@ from slowfast.datasets.ava_annotations import parse_box_csv, parse_frame_lists
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.failures import DECODE_ERRORS, DecodeRetriesExhausted, pathway_shapes
 from slowfast.datasets.multigrid import unpack_index
+from slowfast.datasets.synthetic_detection import ava_overrides, ensure_generated, uses_builtin_layout
 from slowfast.datasets.video_dataset import SPLITS, item_rngs
 from slowfast.datasets.video_reader import VideoReader, open_video
 
@@ -56,9 +57,8 @@ logger = logging.getLogger(__name__)
 def resolve_ava_cfg(cfg):
     """``cfg`` itself, or, with ``SYNTHETIC.LAYOUT ava``, a copy whose ``AVA.*`` paths, file names
     and keyframe range point at the built-in synthetic AVA dataset (generated on first use)."""
-    if cfg.SYNTHETIC.LAYOUT != "ava":
+    if not uses_builtin_layout(cfg, "ava"):
         return cfg
-    from slowfast.datasets.synthetic_detection import ava_overrides, ensure_generated
 
     root = ensure_generated(cfg, "ava")
     cfg = cfg.clone()

@@ -30,6 +30,7 @@ from slowfast.datasets.annotations import (
 )
 from slowfast.datasets.ava_annotations import parse_frame_lists, parse_labels_field
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.synthetic_detection import ensure_generated, uses_builtin_layout
 from slowfast.datasets.video_dataset import VideoDataset
 from slowfast.datasets.video_reader import VideoDecodeError, VideoReader, open_video
 from slowfast.utils.errors import DataError
@@ -71,9 +72,7 @@ class Charades(VideoDataset):
     REQUIRES_DATA_DIR = False  # checked here: SYNTHETIC.LAYOUT charades needs no directory
 
     def __init__(self, cfg, split: str, on_annotation_error=None):
-        if cfg.SYNTHETIC.LAYOUT == "charades":
-            from slowfast.datasets.synthetic_detection import ensure_generated
-
+        if uses_builtin_layout(cfg, "charades"):
             root = ensure_generated(cfg, "charades")
             cfg = cfg.clone()
             cfg.defrost()  # the caller's config may be frozen; this copy is the dataset's own

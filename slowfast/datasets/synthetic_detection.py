@@ -44,7 +44,7 @@ from slowfast.datasets.synthetic import (
     _DONE_MARKER, CLASS_NAMES, _draw_background, _place, _random_colour, _random_polygon, _vivid_colour, class_motion,
     clip_seed, generate_atomically,
 )
-from slowfast.utils.errors import DataError
+from slowfast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,19 @@ ACTIONS: Tuple[str, ...] = CLASS_NAMES[:8]
 # The four axes of motion; an actor does at most one action per axis.
 AXES: Tuple[Tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7))
 LABEL_MAP_NAME = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+LAYOUTS = ("ava", "charades")  # SYNTHETIC.LAYOUT values, each read by the dataset of that name
+
+
+def uses_builtin_layout(cfg, dataset: str) -> bool:
+    """Whether dataset ``dataset`` ("ava" / "charades") reads the generated layout: SYNTHETIC.LAYOUT
+    names it. Another layout, or an unknown one, is a ConfigError (it would be silently ignored)."""
+    layout = cfg.SYNTHETIC.LAYOUT
+    if layout and layout not in LAYOUTS:
+        raise ConfigError(f"SYNTHETIC.LAYOUT={layout!r} is not a built-in layout", f"use one of {list(LAYOUTS)} or ''")
+    if layout and layout != dataset:
+        raise ConfigError(f"SYNTHETIC.LAYOUT={layout!r} generates data for the '{layout}' dataset, not '{dataset}'",
+                          f"set SYNTHETIC.LAYOUT {dataset} or '' (or read the '{layout}' dataset)")
+    return layout == dataset
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,3 +119,16 @@ def test_scenes_keep_actions_on_distinct_axes_and_actors_in_view():
         assert all(1 <= len(a) <= 3 and len({x // 2 for x in a}) == len(a) for seg in actions for a in seg)
         widths, heights = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
         assert widths.min() > 4 and heights.min() > 4  # never out of view
+
+
+def test_a_layout_is_read_by_its_own_dataset_only(tmp_path):
+    from slowfast.datasets.charades import Charades
+    from slowfast.utils.errors import ConfigError
+
+    cfg = tiny_cfg(tmp_path, "ava")
+    with pytest.raises(ConfigError, match="SYNTHETIC.LAYOUT='ava' generates data for the 'ava' dataset, not 'charades'"):
+        Charades(cfg, "train")
+    cfg.SYNTHETIC.LAYOUT = "kinetics"
+    with pytest.raises(ConfigError, match="SYNTHETIC.LAYOUT='kinetics' is not a built-in layout"):
+        Ava(cfg, "train")
+    assert os.listdir(tmp_path) == []  # nothing generated

@@ -221,6 +221,10 @@ _C.MODEL.LOSS_FUNC = "cross_entropy"
 _C.MODEL.DROPOUT_RATE = 0.5
 # Std of the classifier's normal initialisation.
 _C.MODEL.FC_INIT_STD = 0.01
+# Efficient families (ShuffleNet, ShuffleNetV2, MobileNetV2, GhostNet, two-pathway and single-stream):
+# gamma 0 for the last norm of each unit's branch wherever a shortcut or an untouched channel half
+# carries the signal, so every unit starts near the identity (ResNets: RESNET.ZERO_INIT_FINAL_BN).
+_C.MODEL.ZERO_INIT_FINAL_BN = False
 # Activation callers apply to logits to get probabilities ("softmax" or "sigmoid").
 # Models always return logits from forward().
 _C.MODEL.HEAD_ACT = "softmax"

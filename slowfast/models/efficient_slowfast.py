@@ -253,7 +253,7 @@ class EfficientVideoNet(TwoPathwayNet):
                 norm_layer=norm_layer,
             ),
         )
-        init_weights(self, cfg.MODEL.FC_INIT_STD)
+        init_weights(self, cfg.MODEL.FC_INIT_STD, cfg.MODEL.ZERO_INIT_FINAL_BN)
 
     @staticmethod
     def stage_table(cfg, norm_layer: NormLayer) -> Table:

@@ -95,6 +95,9 @@ class GhostBottleneck(nn.Module):
             else nn.Identity()
         )
         self.ghost2 = GhostModule(dim_mid, dim_out, relu=False, norm_layer=norm_layer)
+        # Zero-initialised by MODEL.ZERO_INIT_FINAL_BN: the block starts as its shortcut.
+        self.ghost2.primary_conv.bn.transform_final_bn = True
+        self.ghost2.cheap_operation.bn.transform_final_bn = True
         if stride == 1 and dim_in == dim_out:
             self.shortcut = nn.Identity()
         else:

@@ -82,6 +82,8 @@ class InvertedResidual(nn.Module):
             hidden, hidden, kernel, stride, groups=hidden, norm_layer=norm_layer, activation=activation
         )
         layers["project"] = conv_norm_act(hidden, dim_out, 1, norm_layer=norm_layer, activation=None)
+        # Zero-initialised by MODEL.ZERO_INIT_FINAL_BN only where a residual carries the signal.
+        layers["project"].bn.transform_final_bn = self.use_residual
         self.conv = nn.Sequential(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -148,6 +148,8 @@ class ShuffleNetUnit(nn.Module):
             mid_channels, mid_channels, 3, stride, groups=mid_channels, norm_layer=norm_layer, activation=None
         )
         self.conv3 = conv_norm_act(mid_channels, main_out, 1, groups=groups, norm_layer=norm_layer, activation=None)
+        # Zero-initialised by MODEL.ZERO_INIT_FINAL_BN: the unit starts as its shortcut.
+        self.conv3.bn.transform_final_bn = True
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,6 +208,9 @@ class ShuffleNetV2Unit(nn.Module):
                 project=conv_norm_act(branch_out, branch_out, 1, norm_layer=norm_layer),
             )
         )
+        # Zero-initialised by MODEL.ZERO_INIT_FINAL_BN: the branch starts silent while the
+        # untouched half (stride 1) or branch1 (strided) carries the signal.
+        self.branch2.project.bn.transform_final_bn = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # concat_shuffle = channel_shuffle(torch.cat([a, b], 1), 2) in one copy.

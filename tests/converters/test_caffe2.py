@@ -2,6 +2,8 @@
 import logging
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -99,6 +101,13 @@ def test_convert_tool_names_every_gap_and_writes_nothing(case, tmp_path, capsys)
     assert "model tensors not filled (1):\n  s3.pathway0_res1.branch2.a.weight" in errors
     assert "input tensors not used (1):\n  s9.pathway0_res0.branch2.a.weight" in errors
     assert not output.exists()
+    # As a command: every gap on stderr, then one error line, exit code 2, no traceback.
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "convert_checkpoint.py"), "--cfg", cfg_file,
+                             "--input", path, "--output", str(output), *case["opts"]],
+                            capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {path} does not convert completely: loaded 551/552")
+    assert "input tensors not used (1):\n  s9.pathway0_res0.branch2.a.weight" in result.stderr
 
 
 class WritesAMarker:

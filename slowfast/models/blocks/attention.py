@@ -25,9 +25,17 @@ def memory_efficient_attention(query: torch.Tensor, key: torch.Tensor, value: to
     # The CPU flash kernel needs unit stride on the last dim; transposed (N, C, L) views would
     # silently fall back to the math path, which materialises the L×L matrix (~4x slower).
     out = F.scaled_dot_product_attention(
-        query.unsqueeze(1).contiguous(), key.unsqueeze(1).contiguous(), value.unsqueeze(1).contiguous(), scale=1.0
+        _unit_last_stride(query.unsqueeze(1)), _unit_last_stride(key.unsqueeze(1)),
+        _unit_last_stride(value.unsqueeze(1)), scale=1.0,
     )
     return out.squeeze(1)
+
+
+def _unit_last_stride(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with stride 1 on its last dim. ``contiguous()`` is not enough: a transposed view with
+    one channel, ``(N, 1, L, 1)`` strided ``(L, L, 1, L)``, counts as contiguous and is returned
+    as it is, and SDPA then takes the math path (CMDA with C' = 1, e.g. under RESNET.WIDTH_DIVISOR)."""
+    return x if x.stride(-1) == 1 else x.clone(memory_format=torch.contiguous_format)
 
 
 def materialised_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:

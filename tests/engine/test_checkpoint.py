@@ -218,3 +218,18 @@ def test_a_failed_save_leaves_the_previous_file_and_no_temp(cfg, monkeypatch):
         cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)
     assert open(path, "rb").read() == before
     assert os.listdir(os.path.dirname(path)) == ["checkpoint_epoch_00001.pyth"]
+
+
+def test_architecture_summary_of_another_width_and_class_count():
+    """The README's demo command with the first run's checkpoint: one line instead of 587 mismatches."""
+    from slowfast.config.loader import load_config
+    from tests.tools.tool_loader import REPO
+
+    trained = load_config(path_to_config=os.path.join(REPO, "configs", "Synthetic", "SLOWFAST_SHUFFLENETV2_tiny.yaml"))
+    demo = load_config(path_to_config=os.path.join(
+        REPO, "demo", "Jester", "SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml"))
+    assert cu.describe_architecture({"cfg": trained.dump()}, demo) == \
+        "checkpoint: SlowFastShuffleNetV2 W0.5, 9 classes; config: W2.0, 27 classes"
+    assert cu.describe_architecture({"cfg": trained.dump()}, trained) == \
+        "checkpoint: SlowFastShuffleNetV2 W0.5, 9 classes; config: the same"
+    assert cu.describe_architecture({}, demo) is None

@@ -437,16 +437,38 @@ def optimizer_param_names(model, optimizer) -> List[List[str]]:
     return [[names.get(id(param), "?") for param in group["params"]] for group in optimizer.param_groups]
 
 
-def _restore_optimizer(checkpoint: Dict, model, optimizer, report: LoadReport) -> bool:
-    """Restore ``optimizer`` when the file's groups hold exactly this model's parameters by name."""
+def _same_groups(state: Dict, optimizer) -> bool:
+    """Group sizes equal and every per-parameter state tensor shaped like its parameter."""
+    groups = state.get("param_groups", [])
+    if len(groups) != len(optimizer.param_groups):
+        return False
+    for saved, group in zip(groups, optimizer.param_groups):
+        if len(saved["params"]) != len(group["params"]):
+            return False
+        for index, param in zip(saved["params"], group["params"]):
+            for value in state.get("state", {}).get(index, {}).values():
+                if torch.is_tensor(value) and value.dim() > 0 and value.shape != param.shape:
+                    return False
+    return True
+
+
+def _restore_optimizer(checkpoint: Dict, model, optimizer, report: LoadReport, purpose: str) -> bool:
+    """Restore ``optimizer`` when the file's groups hold exactly this model's parameters by name.
+
+    A run's own checkpoint from before the names were saved (auto-resume only) is restored when its
+    groups have this optimizer's sizes and every state tensor its parameter's shape."""
     state = checkpoint.get("optimizer_state")
+    names = checkpoint.get("optimizer_param_names")
+    own_legacy = purpose == "resume" and names is None and report.layout == "pytorch"
     if not state:
         reason = "the checkpoint has no optimizer state"
-    elif report.layout != "pytorch" or "optimizer_param_names" not in checkpoint:
-        reason = "the checkpoint does not name the parameters of its optimizer groups (not written by this framework)"
     elif not report.complete:
         reason = "the model did not load completely"
-    elif checkpoint["optimizer_param_names"] != optimizer_param_names(model, optimizer):
+    elif own_legacy and not _same_groups(state, optimizer):
+        reason = "its optimizer groups (saved without parameter names) do not fit this model's"
+    elif not own_legacy and (report.layout != "pytorch" or names is None):
+        reason = "the checkpoint does not name the parameters of its optimizer groups (not written by this framework)"
+    elif not own_legacy and names != optimizer_param_names(model, optimizer):
         reason = "its optimizer groups hold other parameters than this model's"
     else:
         optimizer.load_state_dict(state)
@@ -495,7 +517,7 @@ def load_checkpoint(
                                     if report.reinitialised else ""))
     restored = False
     if optimizer is not None and not epoch_reset:
-        restored = _restore_optimizer(checkpoint, model, optimizer, report)
+        restored = _restore_optimizer(checkpoint, model, optimizer, report, purpose)
     if scaler is not None and restored and checkpoint.get("scaler_state"):
         scaler.load_state_dict(checkpoint["scaler_state"])
     if epoch_reset or report.layout != "pytorch" or checkpoint.get("epoch") is None:

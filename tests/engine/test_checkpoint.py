@@ -118,6 +118,22 @@ def test_public_slowfast_optimizer_groups_do_not_break_fine_tuning(cfg, tmp_path
     assert ours.state_dict()["state"] == {} and "optimizer starts fresh" in caplog.text
 
 
+def test_resuming_a_run_saved_before_parameter_names_restores_its_optimizer(cfg, caplog):
+    model, optimizer = trained_pair(cfg)
+    path = cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)
+    legacy = torch.load(path, weights_only=True)
+    del legacy["optimizer_param_names"]
+    torch.save(legacy, path)
+    fresh = ToyTwoPathway(cfg)
+    fresh_optimizer = optim.construct_optimizer(fresh, cfg)
+    cu.load_checkpoint(path, fresh, fresh_optimizer, cfg=cfg, purpose="resume")
+    assert fresh_optimizer.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
+    assert "restored the optimizer state" in caplog.text
+    fine_tuned = optim.construct_optimizer(fresh, cfg)  # the same file as fine-tuning weights: names needed
+    cu.load_checkpoint(path, fresh, fine_tuned, cfg=cfg, purpose="finetune")
+    assert fine_tuned.state_dict()["state"] == {}
+
+
 def test_optimizer_groups_of_other_parameters_start_fresh(cfg, tmp_path, caplog):
     model, optimizer = trained_pair(cfg)
     path = cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, 0, cfg)

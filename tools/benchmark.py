@@ -28,6 +28,7 @@ sys.path.insert(0, REPO_ROOT)
 
 from slowfast.config.loader import build_arg_parser, load_config, parse_args  # noqa: E402
 from slowfast.inference.benchmark import BACKENDS  # noqa: E402
+from slowfast.inference.optimize import LAYOUTS  # noqa: E402
 from slowfast.utils.cli import progress  # noqa: E402
 
 
@@ -43,6 +44,8 @@ def build_parser():
     model.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads.")
     model.add_argument("--backends", nargs="+", default=list(BACKENDS),
                        choices=list(BACKENDS))
+    model.add_argument("--layout", default="auto", choices=list(LAYOUTS),
+                       help="Memory layout of the optimised back end (TEST.OPTIMIZE_LAYOUT; auto = the default path).")
     model.add_argument("--no-memory", action="store_true", help="Skip the peak-memory subprocesses.")
     model.add_argument("--no-train", action="store_true", help="Skip the training measurement.")
     model.add_argument("--spin-wait", action="store_true",
@@ -76,6 +79,7 @@ def run_model_mode(args, parser) -> int:
         batch_sizes=tuple(args.batch_sizes), train_batch_size=args.train_batch_size, repeats=args.repeats,
         warmup=args.warmup, threads=args.threads, backends=tuple(args.backends),
         measure_memory=not args.no_memory, measure_training=not args.no_train, spin_wait=args.spin_wait,
+        layout=args.layout,
     )
     rows, failed = [], 0
     bar = progress(files)  # about a minute per config: N/total and ETA on stderr
@@ -86,7 +90,9 @@ def run_model_mode(args, parser) -> int:
             cfg = load_config(args, path, opts=["NUM_GPUS", "0"])
             start = time.perf_counter()
             rows.append(benchmark_config(cfg, settings, name))
-            bar.write(f"== {path}: done in {time.perf_counter() - start:.0f} s")
+            layout = rows[-1].get("layout")  # the optimised path's layout: the same in every run
+            bar.write(f"== {path}: done in {time.perf_counter() - start:.0f} s"
+                      + (f", optimised layout {layout}" if layout else ""))
         except Exception as error:  # report every config, then fail
             failed += 1
             bar.write(f"== {path}: FAILED: {type(error).__name__}: {error}")

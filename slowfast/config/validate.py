@@ -13,6 +13,7 @@ from slowfast.converters import LAYOUT_NAMES
 from slowfast.datasets.build import get_dataset_class
 from slowfast.engine import distributed as du
 from slowfast.engine.optim import LR_POLICIES, OPTIMIZERS
+from slowfast.inference.optimize import LAYOUTS as INFERENCE_LAYOUTS
 from slowfast.utils.errors import DeviceUnavailableError
 from slowfast.utils.suggest import missing_checkpoint
 
@@ -180,6 +181,7 @@ def _check_train_test(cfg) -> None:
     _check_choice(cfg, "TEST.CHECKPOINT_TYPE", CHECKPOINT_TYPES)
     _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
     _check_choice(cfg, "TEST.ENSEMBLE_METHOD", _ENSEMBLE_METHODS)
+    _check_choice(cfg, "TEST.OPTIMIZE_LAYOUT", INFERENCE_LAYOUTS)
     # Weights are checked now, not after hours of training; the demo reads TEST's weights too.
     for enabled, key in ((cfg.TRAIN.ENABLE, "TRAIN.CHECKPOINT_FILE_PATH"),
                          (cfg.TEST.ENABLE or cfg.DEMO.ENABLE, "TEST.CHECKPOINT_FILE_PATH")):

@@ -45,8 +45,8 @@ def input_layout(model: torch.nn.Module, cfg) -> torch.memory_format:
 
 
 def inference_model(model: torch.nn.Module, cfg) -> torch.nn.Module:
-    """``model`` with BN folded and the faster layout (TEST.OPTIMIZE), unless Grad-CAM on the
-    test set (TENSORBOARD.MODEL_VIS) needs the gradients of the unoptimised model."""
+    """``model`` with BN folded, in TEST.OPTIMIZE_LAYOUT's memory layout (TEST.OPTIMIZE), unless
+    Grad-CAM on the test set (TENSORBOARD.MODEL_VIS) needs the gradients of the unoptimised model."""
     grad_cam = cfg.TENSORBOARD.ENABLE and cfg.TENSORBOARD.MODEL_VIS.ENABLE
     if not cfg.TEST.OPTIMIZE or grad_cam:
         return model
@@ -55,7 +55,7 @@ def inference_model(model: torch.nn.Module, cfg) -> torch.nn.Module:
 
     device = next(model.parameters()).device
     example = [torch.randn(1, *shape, device=device) for shape in input_shapes(cfg, "test")]
-    return optimize_for_inference(model, example)
+    return optimize_for_inference(model, example, layout=cfg.TEST.OPTIMIZE_LAYOUT)
 
 
 def apply_head_act(logits: torch.Tensor, head_act: str) -> torch.Tensor:

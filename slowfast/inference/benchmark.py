@@ -57,6 +57,8 @@ class BenchmarkSettings:
     measure_memory: bool = True
     measure_training: bool = True
     spin_wait: bool = False
+    # Memory layout of the "optimized" back end (TEST.OPTIMIZE_LAYOUT's values; "auto" = the default path).
+    layout: str = "auto"
 
 
 # ---------------------------------------------------------------------------- #
@@ -123,12 +125,13 @@ def prepare_backends(model, cfg, settings: BenchmarkSettings, workdir: str) -> D
     if "eager" in settings.backends:
         backends["eager"] = lambda inputs: (lambda: model(inputs))
     if "optimized" in settings.backends:
-        optimized = optimize_for_inference(model, example)
+        optimized = optimize_for_inference(model, example, layout=settings.layout)
 
         def optimized_runner(inputs):
             prepared = prepare_inputs(optimized, inputs)
             return lambda: optimized(prepared)
 
+        optimized_runner.channels_last = optimized.channels_last
         backends["optimized"] = optimized_runner
     if "onnx" in settings.backends:
         path = os.path.join(workdir, "model.onnx")
@@ -146,6 +149,8 @@ def measure_speed(cfg, settings: BenchmarkSettings, workdir: str) -> Dict:
     model = build_cpu_model(cfg).eval()
     result = {"params_m": params_count(model) / 1e6, "gflops": gflops(model, cfg, "train"), "inference": {}}
     backends = prepare_backends(model, cfg, settings, workdir)
+    if "optimized" in backends:  # which layout the optimised path took (two runs must agree)
+        result["layout"] = "channels_last_3d" if backends["optimized"].channels_last else "contiguous"
     for batch in settings.batch_sizes:
         inputs = model_inputs(cfg, batch)
         with torch.inference_mode():

@@ -1,4 +1,4 @@
-"""Fast inference path: BatchNorm folding, eval mode and a measured memory-format choice.
+"""Fast inference path: BatchNorm folding, eval mode and a deterministic memory-format choice.
 
 ``optimize_for_inference(model, example_inputs)`` is what the test loop, the demo, the exporter
 and the benchmark call. It returns a copy of ``model`` that computes the same function (to float
@@ -8,9 +8,14 @@ rounding) with fewer kernels:
   that convolution's only consumer) is folded into the convolution's weight and bias and replaced
   by ``nn.Identity``;
 * the copy is in eval mode, with gradients off;
-* optionally the weights are converted to ``torch.channels_last_3d`` -- chosen by a timing probe
-  per model, because the efficient backbones are depthwise-heavy and depthwise Conv3d is several
-  times faster channels-last on CPU while dense ResNets may not gain (see docs/model_zoo.md).
+* weights (and, through ``prepare_inputs``, inputs) are in the memory layout ``layout`` names;
+  the default, ``"auto"``, is a fixed rule, not a measurement, so every run of the same model on the
+  same kind of device takes the same path (``inference_channels_last``): ``channels_last_3d`` on
+  CPU for any model with a ``Conv3d``. Measured side by side at batch 8 it is faster for every
+  family we ship, depthwise-heavy or dense; at batch 1 the layouts are within noise (see
+  docs/benchmarks.md, "Inference path"). The timing probe it replaces flipped between processes
+  on a loaded machine (3D-ShuffleNetV2: 122.7 clips/s in one process, 47.9 in the next).
+  ``layout="probe"`` still times both (opt-in, e.g. for a new kind of model or device).
 
 Which convolution feeds which BatchNorm is read from the data flow of one real forward pass
 (module hooks + the autograd graph), not from module registration order, so arbitrary Python in
@@ -180,6 +185,25 @@ def median_forward_seconds(model: nn.Module, inputs: Sequence[torch.Tensor], rep
     return statistics.median(times)
 
 
+# TEST.OPTIMIZE_LAYOUT's values: the rule, either layout forced, or the timing probe.
+LAYOUTS = ("auto", "channels_last", "contiguous", "probe")
+
+
+def inference_channels_last(model: nn.Module) -> bool:
+    """The deterministic layout rule of ``layout="auto"``: ``channels_last_3d`` for a model with a
+    ``Conv3d`` whose parameters are on the CPU; contiguous otherwise.
+
+    Why one rule for all families: on CPU, oneDNN's depthwise/grouped Conv3d is ~4x faster
+    channels-last (~35 vs ~9 GFLOP/s) and the dense Conv3d of the ResNets gains too, so every
+    shipped family is faster channels-last at batch 8 and none is measurably slower at batch 1
+    (per family in docs/benchmarks.md, "Inference path"). On CUDA the layout was not measured:
+    contiguous, the layout the models are built in.
+    """
+    parameter = next(model.parameters(), None)
+    on_cpu = parameter is None or parameter.device.type == "cpu"
+    return on_cpu and any(isinstance(module, nn.Conv3d) for module in model.modules())
+
+
 @torch.inference_mode()
 def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tensor], repeats: int = 5,
                           warmup: int = 2) -> bool:
@@ -210,32 +234,38 @@ def prefers_channels_last(model: nn.Module, example_inputs: Sequence[torch.Tenso
 def optimize_for_inference(
     model: nn.Module,
     example_inputs: Sequence[torch.Tensor],
-    channels_last: Optional[bool] = None,
+    layout: str = "auto",
     fold_bn: bool = True,
 ) -> nn.Module:
-    """A copy of ``model`` for inference: BN folded, eval mode, no grads, best memory format.
+    """A copy of ``model`` for inference: BN folded, eval mode, no grads, in the chosen memory layout.
 
     Args:
         model: a ``forward(List[Tensor])`` video model (left unchanged).
         example_inputs: one ``(N, C, T, H, W)`` tensor per pathway at the shape inference will use
-            (the memory-format probe times this shape).
-        channels_last: True/False forces the layout; None measures both and keeps the faster.
+            (BN folding traces one forward; ``layout="probe"`` times this shape).
+        layout: ``"auto"`` (``inference_channels_last``: deterministic, the default),
+            ``"channels_last"`` / ``"contiguous"`` (forced) or ``"probe"`` (time both, keep the faster;
+            may differ between runs on a busy machine).
         fold_bn: fold BatchNorm into the preceding convolutions.
-    A detection model (RoI head) is run with example boxes (``heads.example_args``) for the BN
-    data-flow record and the timing probe.
-
     Returns:
         The optimised model. Its attribute ``channels_last`` tells callers which layout it chose;
         feeding inputs in that layout (``prepare_inputs``) saves one conversion.
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"inference layout {layout!r} is unknown; use one of {list(LAYOUTS)}")
     optimized = fold_batchnorm(model, example_inputs) if fold_bn else copy.deepcopy(model).eval()
     for param in optimized.parameters():
         param.requires_grad_(False)
-    if channels_last is None:
+    if layout == "probe":
         channels_last = prefers_channels_last(optimized, example_inputs)
+    elif layout == "auto":
+        channels_last = inference_channels_last(optimized)
+    else:
+        channels_last = layout == "channels_last"
     if channels_last:
         optimized = optimized.to(memory_format=torch.channels_last_3d)
     optimized.channels_last = bool(channels_last)
+    logger.info("inference layout (%s): %s", layout, "channels_last_3d" if channels_last else "contiguous")
     return optimized
 
 

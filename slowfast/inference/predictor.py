@@ -69,13 +69,15 @@ class PytorchPredictor:
     """The framework's own model; ``DEMO.BACKEND pytorch``.
 
     On the first call the model is optimised for inference at that input shape (BatchNorm
-    folded, faster memory layout) by ``slowfast.inference.optimize`` when ``optimize`` is True.
+    folded, TEST.OPTIMIZE_LAYOUT's memory layout) by ``slowfast.inference.optimize`` when
+    ``optimize`` is True.
     """
 
     def __init__(self, cfg, model: Optional[torch.nn.Module] = None, optimize: bool = True):
         from slowfast.inference.optimize import optimize_for_inference, prepare_inputs
 
         self._optimize_for_inference = optimize_for_inference if optimize else None
+        self.layout = cfg.TEST.OPTIMIZE_LAYOUT
         self._prepare_inputs = prepare_inputs
         self.device = get_device(cfg)
         self.model = load_model_for_inference(cfg, model).to(self.device)
@@ -86,7 +88,7 @@ class PytorchPredictor:
         inputs = [x.to(self.device, non_blocking=True) for x in inputs]
         if self._optimized is None:
             optimize = self._optimize_for_inference
-            self._optimized = optimize(self.model, inputs) if optimize else self.model
+            self._optimized = optimize(self.model, inputs, layout=self.layout) if optimize else self.model
         with torch.inference_mode():
             logits = self._optimized(self._prepare_inputs(self._optimized, inputs))
             return self.activation(logits.float()).cpu()

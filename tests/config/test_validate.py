@@ -48,6 +48,7 @@ BAD_VALUES = [
     ({"TEST.NUM_ENSEMBLE_VIEWS": 0}, "TEST.NUM_ENSEMBLE_VIEWS", "0"),
     ({"TEST.NUM_SPATIAL_CROPS": 2}, "TEST.NUM_SPATIAL_CROPS", "2"),
     ({"TEST.ENSEMBLE_METHOD": "mean"}, "TEST.ENSEMBLE_METHOD", "mean"),
+    ({"TEST.OPTIMIZE_LAYOUT": "fastest"}, "TEST.OPTIMIZE_LAYOUT", "fastest"),
     ({"DETECTION.ENABLE": True}, "MODEL.LOSS_FUNC", "cross_entropy"),
     ({"DETECTION.ENABLE": True, "MODEL.LOSS_FUNC": "bce"}, "MODEL.HEAD_ACT", "softmax"),
     ({"DETECTION.ENABLE": True, "MODEL.LOSS_FUNC": "bce", "MODEL.HEAD_ACT": "sigmoid",

@@ -84,3 +84,13 @@ def test_reference_backend_materialises_the_attention_and_gives_the_same_logits(
     inputs = clip_inputs(cfg, batch_size=2)
     with torch.no_grad():
         torch.testing.assert_close(reference(inputs), model(inputs), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout, channels_last", [("auto", True), ("contiguous", False)])
+def test_optimized_backend_uses_the_settings_layout(tmp_path, layout, channels_last):
+    """The "optimized" back end takes BenchmarkSettings.layout; "auto" is the default path's rule
+    (channels_last_3d on CPU), so every benchmark run of a model reports the same layout."""
+    cfg = tiny_cfg(*EFFICIENT_MODELS["SlowFastShuffleNetV2"])
+    settings = BenchmarkSettings(backends=("optimized",), layout=layout)
+    backends = benchmark.prepare_backends(build_model(cfg).eval(), cfg, settings, str(tmp_path))
+    assert backends["optimized"].channels_last is channels_last

@@ -1,4 +1,5 @@
 """BatchNorm folding and the optimised inference path."""
+import pytest
 import torch
 from torch import nn
 
@@ -6,6 +7,7 @@ from slowfast.inference.optimize import (
     find_conv_bn_pairs,
     fold_batchnorm,
     fold_conv_bn,
+    inference_channels_last,
     optimize_for_inference,
     prefers_channels_last,
     prepare_inputs,
@@ -80,7 +82,8 @@ def test_optimize_for_inference_layouts_agree():
     with torch.no_grad():
         expected = model(inputs)
     for channels_last in (False, True):
-        optimized = optimize_for_inference(model, toy_inputs(1), channels_last=channels_last)
+        layout = "channels_last" if channels_last else "contiguous"
+        optimized = optimize_for_inference(model, toy_inputs(1), layout=layout)
         assert optimized.channels_last is channels_last and not optimized.training
         assert not any(p.requires_grad for p in optimized.parameters())
         prepared = prepare_inputs(optimized, inputs)
@@ -88,12 +91,43 @@ def test_optimize_for_inference_layouts_agree():
         with torch.inference_mode():
             torch.testing.assert_close(optimized(prepared), expected, atol=1e-5, rtol=0)
     assert isinstance(prefers_channels_last(model, toy_inputs(1), repeats=1), bool)
+    assert isinstance(optimize_for_inference(model, toy_inputs(1), layout="probe").channels_last, bool)
+
+
+def test_auto_layout_is_a_rule_not_a_measurement(monkeypatch):
+    """The default layout depends only on the model and its device: the same model gets the same
+    layout every time, and nothing is timed (the probe is never called)."""
+    import slowfast.inference.optimize as optimize
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("layout='auto' must not time the model")
+
+    monkeypatch.setattr(optimize, "prefers_channels_last", no_timing)
+    model = perturb(ToyTwoPathway())
+    choices = {optimize_for_inference(model, toy_inputs(1)).channels_last for _ in range(3)}
+    assert choices == {True}  # a CPU model with Conv3d: channels_last_3d
+
+    class NoConv3d(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x[0].mean((2, 3, 4)))
+
+    assert inference_channels_last(NoConv3d()) is False
+    assert optimize_for_inference(NoConv3d(), toy_inputs(1)).channels_last is False
+
+
+def test_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match="inference layout 'fastest' is unknown"):
+        optimize_for_inference(perturb(ToyTwoPathway()), toy_inputs(1), layout="fastest")
 
 
 def test_optimize_inside_inference_mode_still_folds():
     model = perturb(ToyTwoPathway())
     with torch.inference_mode():
-        optimized = optimize_for_inference(model, toy_inputs(1), channels_last=False)
+        optimized = optimize_for_inference(model, toy_inputs(1), layout="contiguous")
     assert isinstance(optimized.b1, nn.Identity)
 
 
@@ -101,7 +135,7 @@ def test_efficient_model_folding(efficient_model):
     """Every conv->BN of the real models folds; only BNs that follow no conv (CMDA's) remain."""
     cfg, model = efficient_model
     inputs = clip_inputs(cfg, batch_size=2)
-    optimized = optimize_for_inference(model, clip_inputs(cfg), channels_last=True)
+    optimized = optimize_for_inference(model, clip_inputs(cfg), layout="channels_last")
     bns_before = sum(isinstance(m, nn.BatchNorm3d) for m in model.modules())
     bns_after = sum(isinstance(m, nn.BatchNorm3d) for m in optimized.modules())
     assert bns_after <= 8 < bns_before  # CMDA: one BN per direction after each of its (<= 4) fuses

@@ -44,3 +44,21 @@ def test_all_lists_every_kinetics_config_once_after_the_given_ones(tmp_path):
     files = tool.model_configs(args)
     assert files[0] == given and len(files) == len(set(files)) > 1
     assert all(os.path.dirname(f) == os.path.join(REPO, "configs", "Kinetics") for f in files[1:])
+
+
+def test_layout_option_reaches_the_benchmark_settings(tmp_path, monkeypatch, capsys):
+    from slowfast.inference import benchmark as model_benchmark
+
+    seen = []
+
+    def fake_benchmark_config(cfg, settings, name):
+        seen.append(settings.layout)
+        return {"config": name, "model": "M", "input": "1x32x32", "params_m": 1.0, "gflops": 1.0, "layout": "contiguous"}
+
+    monkeypatch.setattr(model_benchmark, "benchmark_config", fake_benchmark_config)
+    config = tmp_path / "tiny_snv2.yaml"
+    config.write_text(tiny_cfg(*EFFICIENT_MODELS["SlowFastShuffleNetV2"]).dump())
+    assert _tool().main(["--mode", "model", "--cfg", str(config), "--layout", "contiguous", "--no-memory"]) == 0
+    assert seen == ["contiguous"] and "optimised layout contiguous" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        _tool().main(["--mode", "model", "--cfg", str(config), "--layout", "fastest"])

@@ -245,11 +245,14 @@ TRAIN_THEN_TEST = (train_record_and_save, test_and_record_views)
 
 
 def hang_on_rank_one(cfg):
-    """Body of a launched process whose rank 1 stops answering (never joins the next collective)."""
+    """Body of a launched process whose rank 1 stops answering (never joins the next collective);
+    it stamps ``OUTPUT_DIR/hung_at`` when it stops, so a test can time the job's end from there."""
     import time
 
     def hang(trainer, epoch):
         if du.get_rank() == 1:
+            with open(os.path.join(cfg.OUTPUT_DIR, "hung_at"), "w") as stamp:
+                stamp.write(repr(time.time()))
             time.sleep(120)
 
     trainer = ToyTrainer(cfg)

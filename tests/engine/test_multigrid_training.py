@@ -61,11 +61,11 @@ class RecordingTrainer(Trainer):
             raise KeyboardInterrupt(f"stopped before epoch {epoch}")
         super().on_epoch_start(epoch)
 
-    def train_step(self, inputs, labels, epoch, cur_iter):
+    def train_step(self, inputs, labels, epoch, cur_iter, boxes=None):
         fast = inputs[-1]
         sub_bn = any(isinstance(m, SubBatchNorm3d) for m in self.model.modules())
         self.records.append((epoch, fast.shape[0], fast.shape[2], fast.shape[-1], sub_bn))
-        return super().train_step(inputs, labels, epoch, cur_iter)
+        return super().train_step(inputs, labels, epoch, cur_iter, boxes)
 
 
 def run(cfg, stop_at_epoch=None):

@@ -9,9 +9,11 @@ Both exports keep the model's input contract visible:
   fused ``com.microsoft.MultiHeadAttention`` (``attention="fused"``, default: onnxruntime runs it with
   a tiled flash-attention kernel, so the L x L matrix -- 157 M entries per clip in SF-GhostNet's first
   fuse -- is never materialised) or as portable MatMul/Softmax/MatMul (``attention="plain"``, for
-  other runtimes; materialises the matrix).
+  other runtimes; materialises the matrix). A detection model (RoI head) also takes
+  ``boxes (K, 5)`` (batch index, x1, y1, x2, y2 in input pixels; dynamic ``K``) and outputs
+  ``logits (K, classes)``.
 * TorchScript: ``trace`` (default; works for every model) or ``script``; the saved module takes the
-  same ``List[Tensor]`` as the eager model.
+  same ``List[Tensor]`` (and boxes) as the eager model.
 
 After writing, ``verify_*`` loads the file (onnxruntime / ``torch.jit.load``), runs it on random
 input at a *different* batch size than the export used (so a batch size baked into the graph is
@@ -21,17 +23,21 @@ above the tolerance.
 import contextlib
 import logging
 import warnings
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
+
+from slowfast.models.heads import example_args, example_boxes, takes_boxes
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1e-4
 OUTPUT_NAME = "logits"
+# Graph input of a detection model: (K, 5) rows of (batch index, x1, y1, x2, y2) in input pixels.
+BOXES_NAME = "boxes"
 
 
 class ExportMismatchError(RuntimeError):
@@ -57,14 +63,27 @@ def pathway_input_names(num_pathways: int) -> List[str]:
 
 
 class PathwaysAsArguments(nn.Module):
-    """Adapter for exporters that want positional tensors: ``forward(*pathways) = model(list(pathways))``."""
+    """Adapter for exporters that want positional tensors: ``forward(*pathways) = model(list(pathways))``;
+    a detection model takes its ``(K, 5)`` boxes last: ``forward(*pathways, boxes)``."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self.with_boxes = takes_boxes(model)
 
-    def forward(self, *pathways: torch.Tensor) -> torch.Tensor:
-        return self.model(list(pathways))
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        if self.with_boxes:
+            return self.model(list(tensors[:-1]), tensors[-1])
+        return self.model(list(tensors))
+
+
+def graph_inputs(model: nn.Module, inputs: Sequence[torch.Tensor]) -> Tuple[List[str], List[torch.Tensor]]:
+    """Names and tensors of the exported graph's inputs: the pathways, then ``boxes`` (``(K, 5)``,
+    ``heads.example_boxes``) for a detection model."""
+    names, tensors = pathway_input_names(len(inputs)), [x.contiguous() for x in inputs]
+    if takes_boxes(model):
+        names, tensors = names + [BOXES_NAME], tensors + [example_boxes(tensors)]
+    return names, tensors
 
 
 def random_inputs(example_inputs: Sequence[torch.Tensor], batch_size: int, seed: int = 0) -> List[torch.Tensor]:
@@ -149,9 +168,11 @@ def export_onnx(
     if opset < 17:
         raise ValueError(f"ONNX opset (DEPLOY.ONNX_OPSET / --opset) must be >= 17, got {opset}")
     model = model.eval()
-    names = pathway_input_names(len(example_inputs))
+    names, inputs = graph_inputs(model, example_inputs)
     dynamic_axes = {name: {0: "N"} for name in names + [OUTPUT_NAME]}
-    inputs = tuple(x.contiguous() for x in example_inputs)
+    if BOXES_NAME in names:  # one output row per box
+        dynamic_axes[BOXES_NAME] = dynamic_axes[OUTPUT_NAME] = {0: "K"}
+    inputs = tuple(inputs)
     with warnings.catch_warnings(), _attention_symbolic(attention, opset):
         _ignore_deprecation_noise()
         torch.onnx.export(
@@ -187,7 +208,7 @@ def export_torchscript(
     with torch.no_grad(), warnings.catch_warnings():
         _ignore_deprecation_noise()
         if method == "trace":
-            scripted = torch.jit.trace(model, (list(example_inputs),), check_trace=False)
+            scripted = torch.jit.trace(model, example_args(model, example_inputs), check_trace=False)
         elif method == "script":
             scripted = torch.jit.script(model)
         else:
@@ -242,8 +263,9 @@ def verify_onnx(
     """Largest |ONNX - eager| on random input of ``batch_size``; raises above ``tolerance``."""
     inputs = random_inputs(example_inputs, batch_size, seed)
     with torch.no_grad():
-        expected = model.eval()(inputs)
-    return _check("ONNX (onnxruntime)", run_onnx(onnx_session(path), inputs), expected, tolerance)
+        expected = model.eval()(*example_args(model, inputs))
+    return _check("ONNX (onnxruntime)", run_onnx(onnx_session(path), graph_inputs(model, inputs)[1]), expected,
+                  tolerance)
 
 
 def verify_torchscript(
@@ -260,8 +282,9 @@ def verify_torchscript(
         _ignore_deprecation_noise()
         loaded = torch.jit.load(path, map_location="cpu")
     with torch.no_grad():
-        expected = model.eval()(inputs)
-        exported = loaded(inputs)
+        args = example_args(model, inputs)
+        expected = model.eval()(*args)
+        exported = loaded(*args)
     return _check("TorchScript", exported, expected, tolerance)
 
 

@@ -112,6 +112,14 @@ class PooledHead(nn.Module):
         return self.projection(self.dropout(self.pooled_features(x)))
 
 
+class TemporalAvgPool(nn.Module):
+    """``(N, C, T, H, W) -> (N, C, 1, H, W)``: mean over time (a plain mean, so that ONNX export
+    works with any H and W, unlike adaptive pooling with a free output size)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=2, keepdim=True)
+
+
 class RoIHead(nn.Module):
     """Action-detection head: per pathway ``[conv] -> temporal average pool -> RoIAlign -> spatial
     max pool -> [conv_head]``, then concat, dropout, linear (public SlowFast's ResNetRoIHead).
@@ -163,8 +171,8 @@ class RoIHead(nn.Module):
                     ConvNormAct(dims[p], pre_pool_dims[p], norm_layer=norm_layer, activation=activation),
                 )
                 dims[p] = pre_pool_dims[p]
-            # Adaptive: the whole clip is averaged whatever T_p is (public SlowFast sizes the kernel to T_p).
-            self.add_module(f"s{p}_tpool", nn.AdaptiveAvgPool3d((1, None, None)))
+            # The whole clip is averaged whatever T_p is (public SlowFast sizes the kernel to T_p).
+            self.add_module(f"s{p}_tpool", TemporalAvgPool())
             self.add_module(
                 f"s{p}_roi",
                 RoIAlign(resolution, spatial_scale=1.0 / self.feature_strides[p], sampling_ratio=0, aligned=aligned),

@@ -5,6 +5,7 @@ Configs that share a model (same MODEL / SLOWFAST / RESNET / BN / input channels
 Kinetics and Jester copies, or a recipe and its multigrid variant) are built once. Big ResNets are
 shrunk with RESNET.WIDTH_DIVISOR 8 (depth kept), so R101 builds once, in well under a second.
 Files named ``*_BASE.yaml`` only hold shared settings for ``_BASE_`` inheritance and name no model.
+Detection configs (``DETECTION.ENABLE``, the AVA ones) are run as ``model(clips, boxes)``.
 """
 import glob
 import os
@@ -14,6 +15,7 @@ import torch
 
 from slowfast.config.loader import load_config
 from slowfast.models.build import build_model
+from slowfast.models.heads import example_args
 from slowfast.models.info import is_multi_pathway
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +40,7 @@ def model_signature(cfg) -> str:
     model = cfg.MODEL.clone()
     for key in ("DROPOUT_RATE", "LOSS_FUNC", "HEAD_ACT", "FC_INIT_STD"):
         model.pop(key)
-    parts = [model.dump(), cfg.SLOWFAST.dump(), cfg.RESNET.dump(), cfg.BN.NORM_TYPE,
+    parts = [model.dump(), cfg.SLOWFAST.dump(), cfg.RESNET.dump(), cfg.BN.NORM_TYPE, cfg.DETECTION.dump(),
              str(cfg.DATA.INPUT_CHANNEL_NUM), str(tiny_frames(cfg))]
     return "\n".join(parts)
 
@@ -90,9 +92,10 @@ def test_config_model_builds_and_runs_forward(config):
     torch.manual_seed(0)
     cfg = load_tiny(config)
     model = build_model(cfg).eval()
+    args = example_args(model, tiny_inputs(cfg, batch_size=1))  # detection: (clips, 2 boxes per clip)
     with torch.no_grad():
-        logits = model(tiny_inputs(cfg, batch_size=1))
-    assert logits.shape == (1, NUM_CLASSES)
+        logits = model(*args)
+    assert logits.shape == (1 if len(args) == 1 else 2, NUM_CLASSES)
     assert torch.isfinite(logits).all()
 
 
@@ -101,9 +104,9 @@ def test_model_family_backward_reaches_every_parameter(config):
     torch.manual_seed(0)
     cfg = load_tiny(config)
     model = build_model(cfg).train()
-    logits = model(tiny_inputs(cfg))
-    assert logits.shape == (2, NUM_CLASSES)
-    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    logits = model(*example_args(model, tiny_inputs(cfg)))
+    assert logits.shape[1] == NUM_CLASSES
+    torch.nn.functional.cross_entropy(logits, torch.arange(logits.shape[0]) % NUM_CLASSES).backward()
     missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing, f"{config}: parameters without a gradient: {missing[:5]}"
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())

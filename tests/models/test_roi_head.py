@@ -180,3 +180,18 @@ def test_detection_model_through_bn_folding_flops_and_shapes():
     assert len(args) == 2 and args[1].shape == (4, 5)
     assert gflops(model, cfg) > gflops(classification, cfg) > 0
     assert stage_output_shapes(model, cfg)["s4_fuse"][0][-1] == CROP // 32
+
+
+@pytest.mark.slow  # tracing and exporting a CMDA model takes minutes on a loaded machine
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_detection_model_exports_with_a_boxes_input(tmp_path, fmt):
+    """The exported graph takes the clips and the boxes; verification runs at another batch (and
+    so another number of boxes) than the export."""
+    pytest.importorskip("onnxruntime")
+    from slowfast.deploy.export import export_and_verify
+
+    torch.manual_seed(0)
+    cfg = detection_cfg("SlowFastShuffleNetV2", {"SLOWFAST.WIDTH_MULTI": 0.25})
+    model = build_model(cfg).eval()
+    error = export_and_verify(model, clip(cfg, 1), str(tmp_path / f"model.{fmt}"), fmt=fmt, attention="plain")
+    assert error < 1e-4

@@ -1,10 +1,10 @@
 """Built-in multi-label data: a synthetic AVA layout (boxes, several actors) and a Charades layout.
 
 Actors are the textured polygons of ``datasets/synthetic.py`` (same shapes, colours, cluttered
-backgrounds and sensor noise). The actions are that module's first eight motion classes, used as
-independent components that combine: an actor does one to three at once, at most one per axis
-(left/right, up/down, zoom in/out, clockwise/anticlockwise), so "moving left" + "zooming in" +
-"rotating clockwise" is one actor's label set. Action ``id`` in the files is the class index + 1
+backgrounds and sensor noise). The actions are that module's first eight motion classes, in three kinds
+that combine: a translation (left, right, up or down), a scale change (zoom in or out) and a
+rotation (clockwise or anticlockwise). An actor does one to three at once, at most one of each
+kind, so "moving left" + "zooming in" + "rotating clockwise" is one actor's label set. Action ``id`` in the files is the class index + 1
 (AVA ids start at 1); Charades labels are 0-based class indices.
 
 ``SYNTHETIC.LAYOUT ava`` (with ``TRAIN.DATASET ava``) generates, under ``SYNTHETIC.CACHE_DIR`` or
@@ -48,10 +48,10 @@ from slowfast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2  # bump when the output changes (it keys the cache directory)
+GENERATOR_VERSION = 3  # bump when the output changes (it keys the cache directory)
 ACTIONS: Tuple[str, ...] = CLASS_NAMES[:8]
-# The four axes of motion; an actor does at most one action per axis.
-AXES: Tuple[Tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7))
+# The three kinds of action (translation, scale, rotation); an actor does at most one of each.
+KINDS: Tuple[Tuple[int, ...], ...] = ((0, 1, 2, 3), (4, 5), (6, 7))
 LABEL_MAP_NAME = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
 LAYOUTS = ("ava", "charades")  # SYNTHETIC.LAYOUT values, each read by the dataset of that name
 
@@ -89,48 +89,73 @@ class Actor:
     max_size: float
 
 
+def _area(polygon: np.ndarray) -> float:
+    """Shoelace area of a ``(V, 2)`` polygon (a unit-radius regular hexagon: 2.6)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
 def _new_actor(rng: np.random.Generator, height: int, width: int, slot: int, num_slots: int, fps: float) -> Actor:
     """An actor in horizontal slot ``slot`` of ``num_slots`` (actors start apart)."""
     short = min(height, width)
-    body, marker = _random_polygon(rng), _random_polygon(rng) * 0.45 + rng.uniform(-0.3, 0.3, 2)
-    size = rng.uniform(0.15, 0.19) * short
+    body = _random_polygon(rng)
+    for _ in range(20):  # a sliver of a polygon hardly shows its motion: redraw thin ones
+        if _area(body) >= 1.5:
+            break
+        body = _random_polygon(rng)
+    marker = _random_polygon(rng) * 0.45 + rng.uniform(-0.3, 0.3, 2)
+    size = rng.uniform(0.16, 0.2) * short
     x = width * (slot + rng.uniform(0.35, 0.65)) / num_slots
     return Actor(
         body=body, marker=marker, body_colour=_vivid_colour(rng), marker_colour=_random_colour(rng),
         centre=np.array([x, rng.uniform(0.35, 0.65) * height]), size=size, angle=rng.uniform(0, 360),
-        speed=rng.uniform(0.22, 0.28) * short / fps, zoom_rate=math.log(rng.uniform(1.6, 1.9)) / fps,
-        spin=rng.uniform(180.0, 240.0) / fps, min_size=0.1 * short, max_size=0.28 * short,
+        speed=rng.uniform(0.3, 0.36) * short / fps, zoom_rate=math.log(rng.uniform(1.4, 1.55)) / fps,
+        spin=rng.uniform(200.0, 260.0) / fps, min_size=0.12 * short, max_size=0.3 * short,
     )
 
 
-def _choose_actions(rng: np.random.Generator, actor: Actor, height: int, width: int, frames: int) -> Tuple[int, ...]:
-    """1-3 actions on distinct axes for the next ``frames`` frames.
+def _choose_actions(rng: np.random.Generator, actor: Actor, height: int, width: int, frames: int,
+                    others: Sequence[np.ndarray] = ()) -> Tuple[int, ...]:
+    """1-3 actions of distinct kinds for the next ``frames`` frames.
 
-    A direction is taken at random among those that keep the actor's centre within the middle 70 %
-    of the frame and its size within its limits until the segment ends (else the one back towards
-    the middle), so actors stay in view and large."""
+    Each action is drawn at random among those of its kind that keep the actor's centre within the
+    middle 70 % of the frame, at least a third of the short side away from the ``others`` centres
+    (so actors rarely overlap) and its size within its limits until the segment ends (else the one
+    that ends nearest the middle, away from the others), so actors stay in view, large and apart."""
     num = int(rng.integers(1, 4))
-    axes = sorted(rng.choice(len(AXES), size=num, replace=False).tolist())
+    kinds = sorted(rng.choice(len(KINDS), size=num, replace=False).tolist())
     actions = []
-    for axis in axes:
-        flip = rng.random() < 0.5  # drawn for every axis: the number of draws never depends on the state
-        options = AXES[axis] if not flip else AXES[axis][::-1]
-        if axis < 3:  # translation and zoom have limits; rotation has none
-            def stays(action: int) -> bool:
-                m = _motion(actor, (action,)) * frames
-                x, y = actor.centre + m[:2]
-                size = actor.size * math.exp(m[2])
-                return 0.15 * width <= x <= 0.85 * width and 0.15 * height <= y <= 0.85 * height and \
-                    actor.min_size <= size <= actor.max_size
-            allowed = [a for a in options if stays(a)]
-            if not allowed:  # both leave the range: go back towards its middle
-                middle = (np.array([width, height]) / 2, (actor.min_size * actor.max_size) ** 0.5)
-                distance = lambda a: (np.abs(actor.centre + _motion(actor, (a,))[:2] * frames - middle[0]).sum()  # noqa: E731
-                                      + abs(math.log(actor.size * math.exp(_motion(actor, (a,))[2] * frames) / middle[1])))
-                allowed = [min(options, key=distance)]
-            options = allowed
-        actions.append(options[0])
-    return tuple(actions)
+    for kind in kinds:
+        # A fixed number of draws per kind, whatever the actor's state.
+        options = [KINDS[kind][i] for i in rng.permutation(len(KINDS[kind]))]
+
+        def end_state(action: int):
+            m = _motion(actor, (action,)) * frames
+            return actor.centre + m[:2], actor.size * math.exp(m[2])
+
+        def crowding(centre: np.ndarray) -> float:
+            """How far inside the keep-apart distance of the nearest other actor ``centre`` is (0 = clear)."""
+            gaps = [np.linalg.norm(centre - other) for other in others]
+            return max(0.0, min(height, width) / 3 - min(gaps)) if gaps else 0.0
+
+        def stays(action: int) -> bool:
+            (x, y), size = end_state(action)
+            return (0.15 * width <= x <= 0.85 * width and 0.15 * height <= y <= 0.85 * height
+                    and actor.min_size <= size <= actor.max_size)
+
+        def off_middle(action: int) -> float:
+            (x, y), size = end_state(action)
+            return abs(x / width - 0.5) + abs(y / height - 0.5) + abs(math.log(size / math.sqrt(actor.min_size * actor.max_size)))
+
+        in_view = [a for a in options if stays(a)]
+        apart = [a for a in in_view if crowding(end_state(a)[0]) == 0]
+        if apart:
+            actions.append(apart[0])
+        elif in_view:
+            actions.append(min(in_view, key=lambda a: crowding(end_state(a)[0])))
+        else:
+            actions.append(min(options, key=off_middle))
+    return tuple(sorted(actions))
 
 
 def _motion(actor: Actor, actions: Sequence[int]):
@@ -150,8 +175,8 @@ def _draw(frame: np.ndarray, actor: Actor) -> np.ndarray:
     cv2.fillPoly(frame, [marker], actor.marker_colour, cv2.LINE_AA, shift=4)
     points = np.concatenate([body, marker]) / 16.0
     height, width = frame.shape[:2]
-    return np.array([max(points[:, 0].min(), 0), max(points[:, 1].min(), 0),
-                     min(points[:, 0].max(), width), min(points[:, 1].max(), height)])
+    return np.clip([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()],
+                   0, [width, height, width, height])
 
 
 def render_scene(seed: int, num_frames: int, height: int, width: int, num_actors: int,
@@ -176,8 +201,14 @@ def render_scene(seed: int, num_frames: int, height: int, width: int, num_actors
     for t in range(num_frames):
         if segment_of(t) == len(actions):
             length = sum(1 for u in range(t, num_frames) if segment_of(u) == segment_of(t))
-            actions.append([_choose_actions(rng, actor, height, width, length) for actor in actors])
-            motions = [_motion(actor, acts) for actor, acts in zip(actors, actions[-1])]
+            ends = [actor.centre for actor in actors]  # where each actor will be at the segment's end
+            segment_actions = []
+            for a, actor in enumerate(actors):
+                acts = _choose_actions(rng, actor, height, width, length, ends[:a] + ends[a + 1:])
+                ends[a] = actor.centre + _motion(actor, acts)[:2] * length
+                segment_actions.append(acts)
+            actions.append(segment_actions)
+            motions = [_motion(actor, acts) for actor, acts in zip(actors, segment_actions)]
         frame = background.copy()
         for a, (actor, motion) in enumerate(zip(actors, motions)):
             boxes[t, a] = _draw(frame, actor)

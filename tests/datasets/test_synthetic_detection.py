@@ -108,7 +108,7 @@ def test_an_actors_box_is_the_bounding_box_of_its_pixels(seed):
     canvas = np.zeros((64, 96, 3), np.uint8)
     box = synthetic_detection._draw(canvas, actor)
     ys, xs = np.nonzero(canvas.astype(int).sum(axis=2) > 0.5 * sum(actor.body_colour))  # past the antialiased rim
-    np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], box, atol=1.5)
+    np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], box, atol=2.0)  # AA rim: ~1.5 px
 
 
 def test_scenes_keep_actions_on_distinct_axes_and_actors_in_view():
@@ -116,7 +116,8 @@ def test_scenes_keep_actions_on_distinct_axes_and_actors_in_view():
     for seed in range(4):
         frames, boxes, actions = synthetic_detection.render_scene(seed, 30, 64, 96, 2, segment_of, fps=10.0)
         assert frames.shape == (30, 64, 96, 3) and boxes.shape == (30, 2, 4) and len(actions) == 3
-        assert all(1 <= len(a) <= 3 and len({x // 2 for x in a}) == len(a) for seg in actions for a in seg)
+        kind = {a: k for k, kind_actions in enumerate(synthetic_detection.KINDS) for a in kind_actions}
+        assert all(1 <= len(a) <= 3 and len({kind[x] for x in a}) == len(a) for seg in actions for a in seg)
         widths, heights = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
         assert widths.min() > 4 and heights.min() > 4  # never out of view
 

@@ -8,6 +8,7 @@ from slowfast.models.blocks.shufflenet import (
     channel_shuffle,
     concat_shuffle,
     round_to_groups,
+    shortcut_avg_pool,
     shufflenet_stage,
     shufflenetv2_stage,
 )
@@ -41,6 +42,19 @@ def test_concat_shuffle_is_shuffle_of_concat_in_the_input_layout(layout):
     out = concat_shuffle(first, second)
     assert torch.equal(out, channel_shuffle(torch.cat([first, second], dim=1).contiguous(), 2))
     assert out.is_contiguous(memory_format=layout)
+
+
+@pytest.mark.parametrize("stride", [(1, 2, 2), (2, 2, 2)])
+def test_shortcut_pool_gives_the_same_values_channels_last(stride):
+    """Channels-last inputs take a depthwise-convolution kernel: same values (to rounding), same
+    layout out, same module names (pad, pool) as the plain pad + AvgPool3d."""
+    pool = shortcut_avg_pool(stride)
+    assert [name for name, _ in pool.named_children()] == ["pad", "pool"]
+    for shape in [(2, 6, 4, 8, 8), (2, 6, 4, 7, 9), (2, 6, 2, 2, 2)]:
+        x = torch.randn(*shape)
+        out = pool(x.contiguous(memory_format=torch.channels_last_3d))
+        torch.testing.assert_close(out, pool(x), rtol=0, atol=1e-6)
+        assert out.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 def test_channel_shuffle_rejects_indivisible_width():

@@ -26,7 +26,9 @@ def test_gpus_without_cuda_is_a_clear_error():
         get_device(cfg)
 
 
-def test_channels_last_model_gives_the_same_logits():
+def test_channels_last_model_agrees_with_contiguous_logits():
+    """channels_last_3d runs other convolution kernels (other summation orders): the logits agree
+    to rtol 1e-4 / atol 1e-5, not bit for bit."""
     torch.manual_seed(0)
     contiguous = build_model(load_config(None, TINY, opts=["MODEL.CHANNELS_LAST", "False"])).eval()
     channels_last = build_model(load_config(None, TINY, opts=["MODEL.CHANNELS_LAST", "True"])).eval()

@@ -22,7 +22,7 @@ def test_class_activation_map_exact_values():
     gradient = torch.tensor([[[[[1.0, 1.0], [1.0, 1.0]]], [[[-1.0, 0.0], [0.0, -1.0]]]]])
     cam = class_activation_map(activation, gradient, size=(1, 2, 2))
     # weighted sum: [[1-1, 2-1], [3-0, 4-4]] = [[0, 1], [3, 0]] -> ReLU -> / max
-    assert torch.allclose(cam, torch.tensor([[[[0.0, 1 / 3], [1.0, 0.0]]]]))
+    assert torch.equal(cam, torch.tensor([[[[0.0, 1 / 3], [1.0, 0.0]]]]))
 
 
 def test_two_pathway_layer_gives_one_normalised_map_per_pathway(toy_model):

@@ -115,4 +115,6 @@ def write_outputs(root, results, target, notes):
 
 
 if __name__ == "__main__":
-    main()
+    from slowfast.utils.cli import run_tool  # user errors: one line, exit 2
+
+    run_tool(main)

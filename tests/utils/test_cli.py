@@ -88,3 +88,21 @@ def test_progress_shows_count_total_and_eta_on_stderr(capsys):
     assert captured.out == "== a.yaml\n== b.yaml\n== c.yaml\n"
     final = captured.err.replace("\r", "\n").strip().splitlines()[-1]
     assert final.startswith("3/3 configs [") and "<00:00]" in final
+
+
+def test_every_committed_tool_runs_through_run_tool():
+    """One mechanism for every tool: a tool added later must use run_tool too (checked on the files
+    git tracks, so a tool still being written is not judged)."""
+    import glob
+    import os
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        listed = subprocess.run(["git", "ls-files", "tools/*.py"], cwd=repo, capture_output=True, text=True,
+                                check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout
+        listed = [os.path.relpath(p, repo) for p in glob.glob(os.path.join(repo, "tools", "*.py"))]
+    assert "tools/run_net.py" in listed
+    missing = [path for path in listed if "run_tool(main)" not in open(os.path.join(repo, path)).read()]
+    assert missing == []

@@ -3,6 +3,10 @@
 
     python tools/compare_runs.py --cfg A.yaml --cfg B.yaml [--cfg A.yaml@SLOWFAST.FUSION=lateral] \
         [--seeds 3] [--target-top1 90] [KEY VALUE ...]
+    python tools/compare_runs.py --merge X/compare.json --merge Y/compare.json OUTPUT_DIR Z   # re-render
+
+``--merge`` joins the compare.json of comparisons run side by side (e.g. one process per config)
+into one compare.md / compare.png in OUTPUT_DIR, without training.
 
 Each config is trained with RNG_SEED 0..seeds-1, validating after every epoch (validation is not
 counted as training time; see slowfast/engine/compare.py). ``KEY VALUE`` overrides apply to every
@@ -74,7 +78,11 @@ def main(argv=None):
     parser = build_arg_parser("Train configs over seeds and compare time to accuracy.")
     parser.add_argument("--seeds", type=int, default=1, help="Runs per config, with RNG_SEED 0..seeds-1.")
     parser.add_argument("--target-top1", type=float, default=90.0, help="Validation top-1 %% to time (default 90).")
+    parser.add_argument("--merge", action="append", default=None,
+                        help="A compare.json to join with the others given (no training); repeat.")
     args = parse_args(argv, parser)
+    if args.merge:
+        return merge(args.merge, dict(zip(args.opts[::2], args.opts[1::2])).get("OUTPUT_DIR", "."), args.target_top1)
     if not args.cfg_files:
         parser.error("give at least one --cfg")
     specs = [split_spec(spec) for spec in args.cfg_files]
@@ -103,6 +111,20 @@ def main(argv=None):
                          f"at end; wall {time.time() - start:.0f} s with validation")
             write_outputs(root, results, args.target_top1, notes)
     print(open(os.path.join(root, "compare.md")).read())
+
+
+def merge(paths, root, target):
+    """Join the curves and notes of several compare.json files into ``root``/compare.{md,png,json}."""
+    results, notes = {}, []
+    for path in paths:
+        with open(path) as report:
+            data = json.load(report)
+        for label, curves in data["curves(epoch, train_s, val_top1)"].items():
+            results.setdefault(label, []).extend([tuple(row) for row in curve] for curve in curves)
+        notes += data["notes"]
+    os.makedirs(root, exist_ok=True)
+    write_outputs(root, results, target, notes)
+    return results
 
 
 def write_outputs(root, results, target, notes):

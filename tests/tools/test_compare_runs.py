@@ -72,3 +72,15 @@ def test_two_fusions_two_seeds_end_to_end(tmp_path):
     assert "| tiny | 2 |" in text and "| tiny SLOWFAST.FUSION=none | 2 |" in text and "2/2" in text
     assert text.count("load average") == 4
     assert (out / "compare.png").stat().st_size > 1000
+
+
+def test_merge_joins_side_by_side_comparisons(tmp_path):
+    tool = load_tool("compare_runs")
+    for name, curves in (("a", {"x": [A]}), ("b", {"y": [B, C]})):
+        (tmp_path / name).mkdir()
+        tool.write_outputs(str(tmp_path / name), curves, 90.0, [f"run {name}"])
+    merged = tool.main(["--merge", str(tmp_path / "a" / "compare.json"), "--merge", str(tmp_path / "b" / "compare.json"),
+                        "OUTPUT_DIR", str(tmp_path / "m")])
+    assert merged == {"x": [A], "y": [B, C]}
+    text = (tmp_path / "m" / "compare.md").read_text()
+    assert "run a" in text and "run b" in text and "| y | 2 | 76.0 ± 22.6 |" in text

@@ -48,7 +48,7 @@ from slowfast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3  # bump when the output changes (it keys the cache directory)
+GENERATOR_VERSION = 4  # bump when the output changes (it keys the cache directory)
 ACTIONS: Tuple[str, ...] = CLASS_NAMES[:8]
 # The three kinds of action (translation, scale, rotation); an actor does at most one of each.
 KINDS: Tuple[Tuple[int, ...], ...] = ((0, 1, 2, 3), (4, 5), (6, 7))
@@ -103,14 +103,19 @@ def _new_actor(rng: np.random.Generator, height: int, width: int, slot: int, num
         if _area(body) >= 1.5:
             break
         body = _random_polygon(rng)
-    marker = _random_polygon(rng) * 0.45 + rng.uniform(-0.3, 0.3, 2)
-    size = rng.uniform(0.16, 0.2) * short
+    # The marker sits off-centre, so a turn sweeps it around the body: rotation shows clearly.
+    direction = rng.uniform(0, 2 * math.pi)
+    marker = _random_polygon(rng) * 0.35 + 0.45 * np.array([math.cos(direction), math.sin(direction)])
+    size = rng.uniform(0.14, 0.18) * short
     x = width * (slot + rng.uniform(0.35, 0.65)) / num_slots
+    # Three or more actors start on alternate rows, so neighbours do not overlap.
+    row = 0.5 if num_slots < 3 else (0.3 if slot % 2 == 0 else 0.7)
+    y = (row + rng.uniform(-0.1, 0.1)) * height
     return Actor(
         body=body, marker=marker, body_colour=_vivid_colour(rng), marker_colour=_random_colour(rng),
-        centre=np.array([x, rng.uniform(0.35, 0.65) * height]), size=size, angle=rng.uniform(0, 360),
-        speed=rng.uniform(0.3, 0.36) * short / fps, zoom_rate=math.log(rng.uniform(1.4, 1.55)) / fps,
-        spin=rng.uniform(200.0, 260.0) / fps, min_size=0.12 * short, max_size=0.3 * short,
+        centre=np.array([x, y]), size=size, angle=rng.uniform(0, 360),
+        speed=rng.uniform(0.22, 0.28) * short / fps, zoom_rate=math.log(rng.uniform(1.3, 1.45)) / fps,
+        spin=rng.uniform(200.0, 260.0) / fps, min_size=0.11 * short, max_size=0.24 * short,
     )
 
 
@@ -119,9 +124,10 @@ def _choose_actions(rng: np.random.Generator, actor: Actor, height: int, width: 
     """1-3 actions of distinct kinds for the next ``frames`` frames.
 
     Each action is drawn at random among those of its kind that keep the actor's centre within the
-    middle 70 % of the frame, at least a third of the short side away from the ``others`` centres
-    (so actors rarely overlap) and its size within its limits until the segment ends (else the one
-    that ends nearest the middle, away from the others), so actors stay in view, large and apart."""
+    middle 70 % of the frame and its size within its limits until the segment ends; a translation
+    must also end at least 0.4 of the short side away from the ``others`` centres, and is left out
+    when none does (an actor that was only to translate rotates instead). Actors thus stay in
+    view, large and apart."""
     num = int(rng.integers(1, 4))
     kinds = sorted(rng.choice(len(KINDS), size=num, replace=False).tolist())
     actions = []
@@ -136,7 +142,7 @@ def _choose_actions(rng: np.random.Generator, actor: Actor, height: int, width: 
         def crowding(centre: np.ndarray) -> float:
             """How far inside the keep-apart distance of the nearest other actor ``centre`` is (0 = clear)."""
             gaps = [np.linalg.norm(centre - other) for other in others]
-            return max(0.0, min(height, width) / 3 - min(gaps)) if gaps else 0.0
+            return max(0.0, 0.4 * min(height, width) - min(gaps)) if gaps else 0.0
 
         def stays(action: int) -> bool:
             (x, y), size = end_state(action)
@@ -148,13 +154,14 @@ def _choose_actions(rng: np.random.Generator, actor: Actor, height: int, width: 
             return abs(x / width - 0.5) + abs(y / height - 0.5) + abs(math.log(size / math.sqrt(actor.min_size * actor.max_size)))
 
         in_view = [a for a in options if stays(a)]
-        apart = [a for a in in_view if crowding(end_state(a)[0]) == 0]
+        apart = [a for a in in_view if kind != 0 or crowding(end_state(a)[0]) == 0]
         if apart:
             actions.append(apart[0])
-        elif in_view:
-            actions.append(min(in_view, key=lambda a: crowding(end_state(a)[0])))
-        else:
+        elif kind != 0:  # a zoom that fits nowhere: the one ending nearest the middle size
             actions.append(min(options, key=off_middle))
+        # else: no translation keeps this actor in view and apart: it does its other actions
+    if not actions:  # it was to translate only: it turns instead
+        actions.append(KINDS[2][int(rng.integers(len(KINDS[2])))])
     return tuple(sorted(actions))
 
 

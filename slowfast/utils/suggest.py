@@ -42,17 +42,20 @@ def config_files(root: str = REPO_ROOT, folders: Sequence[str] = CONFIG_FOLDERS)
 
 
 def nearest_config_file(path: str, root: str = REPO_ROOT) -> Optional[str]:
-    """The shipped config whose file name is closest to ``path``'s (relative to ``root``), or None."""
+    """The shipped config whose file name is closest to ``path``'s, or None; as a path that works
+    from the current directory (relative inside the checkout, absolute outside it)."""
     files = config_files(root)
     by_name = {}
     for relative in files:
         by_name.setdefault(os.path.basename(relative), relative)
     matches = nearest(os.path.basename(path), by_name, n=1)
-    if matches:
-        # Prefer the same dataset folder when the name exists in several (Kinetics and Jester).
-        same_folder = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), matches[0])
-        return next((f for f in files if f.endswith(os.sep + same_folder)), by_name[matches[0]])
-    return None
+    if not matches:
+        return None
+    # Prefer the same dataset folder when the name exists in several (Kinetics and Jester).
+    same_folder = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), matches[0])
+    found = os.path.join(root, next((f for f in files if f.endswith(os.sep + same_folder)), by_name[matches[0]]))
+    relative = os.path.relpath(found)
+    return found if relative.startswith(os.pardir) else relative
 
 
 def files_in(folder: str, suffixes: Sequence[str]) -> List[str]:

@@ -84,8 +84,9 @@ def test_gpus_on_a_cpu_machine(tmp_path):
 def test_a_config_path_that_does_not_exist(tmp_path):
     missing = os.path.join(REPO, "configs", "Kinetics", "SLOWFAST_SHUFFLENETV2_8x8_R50_multigrid.yaml")
     line = the_error(run_net(tmp_path, "--cfg", missing))
+    # run_net runs in tmp_path, outside the checkout: the suggestion is a path that works from there.
     assert line == (f"error: config file not found: {missing}; "
-                    "did you mean configs/Kinetics/SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml?")
+                    f"did you mean {REPO}/configs/Kinetics/SLOWFAST_SHUFFLENETV2_8x8_R50_stepwise_multigrid.yaml?")
 
 
 def test_demo_without_an_input(tmp_path):

@@ -57,6 +57,18 @@ def test_shortcut_pool_gives_the_same_values_channels_last(stride):
         assert out.is_contiguous(memory_format=torch.channels_last_3d)
 
 
+@pytest.mark.parametrize("stride", [(1, 2, 2), (2, 2, 2)])
+def test_stem_max_pool_is_exact_channels_last(stride):
+    from slowfast.models.blocks.mobilenet import StemMaxPool3d
+
+    pool = StemMaxPool3d(kernel_size=3, stride=stride, padding=1)
+    for shape in [(2, 3, 5, 9, 8), (2, 6, 4, 2, 2), (2, 5, 1, 1, 2)]:
+        x = torch.randn(*shape)
+        out = pool(x.contiguous(memory_format=torch.channels_last_3d))
+        assert torch.equal(out, torch.nn.functional.max_pool3d(x, 3, stride, 1))
+        assert out.is_contiguous(memory_format=torch.channels_last_3d)
+
+
 def test_channel_shuffle_rejects_indivisible_width():
     with pytest.raises(ValueError, match="7 channels do not split into 3 groups"):
         channel_shuffle(torch.zeros(1, 7, 1, 1, 1), 3)

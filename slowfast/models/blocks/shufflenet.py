@@ -79,13 +79,15 @@ class ZeroPadAvgPool3d(nn.Sequential):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pool = self.pool
-        if not _is_channels_last(x) or pool.padding not in (0, (0, 0, 0)) or pool.ceil_mode:
+        pool, pad = self.pool, self.pad
+        plain = pool.padding in (0, (0, 0, 0)) and not pool.ceil_mode and pad.value == 0
+        if not (_is_channels_last(x) and plain and pad.padding == (1, 1, 1, 1, 0, 0)):
             return super().forward(x)
         kernel = triple(pool.kernel_size)
         weight = x.new_full((x.shape[1], 1) + kernel, 1.0 / (kernel[0] * kernel[1] * kernel[2]))
         weight = weight.contiguous(memory_format=torch.channels_last_3d)
-        return F.conv3d(self.pad(x), weight, stride=triple(pool.stride), groups=x.shape[1])
+        # The convolution's own zero padding is the pad module's (H and W by 1): no padded copy.
+        return F.conv3d(x, weight, stride=triple(pool.stride), padding=(0, 1, 1), groups=x.shape[1])
 
 
 def shortcut_avg_pool(stride: tuple) -> nn.Sequential:

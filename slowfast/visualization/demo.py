@@ -155,6 +155,10 @@ def run_demo(cfg, predictor: Optional[Predictor] = None, source: Optional[FrameS
         source: frames to label (default: DEMO.WEBCAM / INPUT_VIDEO / DATA_SOURCE).
     """
     with torch_threads(demo_torch_threads(cfg)):
+        if cfg.DETECTION.ENABLE:  # precomputed person boxes in, each with its actions out
+            from slowfast.visualization.box_demo import run_box_demo
+
+            return run_box_demo(cfg, source=source)
         return _run(cfg, predictor, source)
 
 

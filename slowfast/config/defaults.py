@@ -57,9 +57,9 @@ _C.TEST.CHECKPOINT_FILE_PATH = ""
 # Layout of TEST.CHECKPOINT_FILE_PATH (the values of TRAIN.CHECKPOINT_TYPE). Testing, the demo,
 # Grad-CAM and export refuse a checkpoint that leaves any model tensor at its initial value.
 _C.TEST.CHECKPOINT_TYPE = "auto"
-# The demo, Grad-CAM and export refuse to run without a checkpoint (TEST.CHECKPOINT_FILE_PATH, the
-# newest of OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH) unless True: random weights on purpose (tests,
-# speed benchmarks).
+# Testing, the demo, Grad-CAM and export refuse to run without a checkpoint (TEST.CHECKPOINT_FILE_PATH,
+# the newest of OUTPUT_DIR, TRAIN.CHECKPOINT_FILE_PATH) unless True: random weights on purpose
+# (tests, speed benchmarks).
 _C.TEST.ALLOW_RANDOM_INIT = False
 # Number of temporal clips sampled uniformly per video.
 _C.TEST.NUM_ENSEMBLE_VIEWS = 10

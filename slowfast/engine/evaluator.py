@@ -283,14 +283,11 @@ def test(cfg, model=None, loader=None) -> Dict:
     device = get_device(cfg)
     if model is None:
         model = build_model(cfg, device)
-        weights, checkpoint_type = cu.resolve_test_weights(cfg)
+        # Every model tensor must come from the file, and no file at all is refused unless
+        # TEST.ALLOW_RANDOM_INIT: a partial or missing load would score random weights quietly.
+        weights = cu.load_inference_weights(model, cfg, what="testing")
         if weights:
-            # Every model tensor must come from the file: a partial load would test random weights.
-            cu.load_checkpoint(weights, model, cfg=cfg, checkpoint_type=checkpoint_type, purpose="inference")
             logger.info(f"testing weights {weights}")
-        else:
-            logger.warning("no checkpoint to test (TEST.CHECKPOINT_FILE_PATH empty, none in OUTPUT_DIR): "
-                           "testing randomly initialised weights")
         model = inference_model(model, cfg)
     if loader is None:
         from slowfast.datasets.loader import construct_loader

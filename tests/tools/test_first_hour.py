@@ -154,6 +154,13 @@ def test_demo_without_a_checkpoint_refuses_random_weights(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_testing_without_a_checkpoint_refuses_random_weights(tmp_path):
+    line = the_error(run_net(tmp_path, "--cfg", SYNTHETIC, "TRAIN.ENABLE", "False", "TEST.ENABLE", "True",
+                             "OUTPUT_DIR", str(tmp_path / "out"), "SYNTHETIC.CACHE_DIR", str(tmp_path / "cache")))
+    assert line.startswith("error: no checkpoint for testing: ") and "TEST.ALLOW_RANDOM_INIT True" in line
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
 def test_a_checkpoint_of_another_width_is_summarised(tmp_path):
     """The README's demo command with the synthetic SF-ShuffleNetV2 W0.5 checkpoint: one error line and a
     short summary (the loader's), not hundreds of shape lines."""

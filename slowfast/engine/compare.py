@@ -125,8 +125,11 @@ def format_markdown(results: Dict[str, Sequence[Curve]], target: float, notes: S
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(results: Dict[str, Sequence[Curve]], path: str, target: Optional[float] = None) -> None:
-    """Validation top-1 against training seconds, one colour per config, one line per seed."""
+def plot_curves(results: Dict[str, Sequence[Curve]], path: str, target: Optional[float] = None,
+                x_axis: str = "seconds") -> None:
+    """Validation top-1 against training seconds (``x_axis="seconds"``) or epochs (``"epoch"``: for
+    runs timed under different machine loads), one colour per config, one line per seed."""
+    column = {"epoch": 0, "seconds": 1}[x_axis]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,11 +139,11 @@ def plot_curves(results: Dict[str, Sequence[Curve]], path: str, target: Optional
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, curves) in enumerate(results.items()):
         for seed, curve in enumerate(curves):
-            ax.plot([c[1] for c in curve], [c[2] for c in curve], color=colours[i % len(colours)],
+            ax.plot([c[column] for c in curve], [c[2] for c in curve], color=colours[i % len(colours)],
                     alpha=0.85, marker=".", label=label if seed == 0 else None)
     if target is not None:
         ax.axhline(target, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("training seconds (validation excluded)")
+    ax.set_xlabel("training seconds (validation excluded)" if column else "epoch")
     ax.set_ylabel("val top-1 %")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)

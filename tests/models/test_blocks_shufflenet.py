@@ -67,6 +67,9 @@ def test_stem_max_pool_is_exact_channels_last(stride):
         out = pool(x.contiguous(memory_format=torch.channels_last_3d))
         assert torch.equal(out, torch.nn.functional.max_pool3d(x, 3, stride, 1))
         assert out.is_contiguous(memory_format=torch.channels_last_3d)
+        trained = x.contiguous(memory_format=torch.channels_last_3d).requires_grad_(True)
+        pool(trained).sum().backward()  # the training path is differentiable
+        assert trained.grad.shape == x.shape
 
 
 def test_channel_shuffle_rejects_indivisible_width():

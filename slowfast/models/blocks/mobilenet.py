@@ -176,6 +176,9 @@ def _window_max(x: torch.Tensor, dim: int, kernel: int, stride: int, padding: in
     (``-inf``) on both sides."""
     if kernel == 1 and stride == 1:
         return x
+    # _window_max3 writes into its result (out=): inference only; training takes the padded copy.
+    if kernel == 3 and padding == 1 and x.shape[dim] >= 2 and not (x.requires_grad and torch.is_grad_enabled()):
+        return _window_max3(x, dim, stride)
     if padding:
         x = torch.nn.functional.pad(x, [0, 0] * (x.dim() - 1 - dim) + [padding, padding], value=float("-inf"))
     outputs = (x.shape[dim] - kernel) // stride + 1
@@ -184,6 +187,27 @@ def _window_max(x: torch.Tensor, dim: int, kernel: int, stride: int, padding: in
     out = x.narrow(dim, 0, span)[index]
     for offset in range(1, kernel):
         out = torch.maximum(out, x.narrow(dim, offset, span)[index])
+    return out
+
+
+def _window_max3(x: torch.Tensor, dim: int, stride: int) -> torch.Tensor:
+    """``_window_max`` for kernel 3, padding 1, without the padded copy: output ``i`` is the max
+    of inputs ``s*i - 1, s*i, s*i + 1`` that exist (the ``-inf`` padding never wins)."""
+    size = x.shape[dim]
+    outputs = (size - 1) // stride + 1
+    with_right = (size - 2) // stride + 1  # outputs whose right neighbour s*i + 1 exists
+    step = (slice(None),) * dim + (slice(None, None, stride),)
+    if with_right == outputs:
+        out = torch.maximum(x.narrow(dim, 0, (with_right - 1) * stride + 1)[step],
+                            x.narrow(dim, 1, (with_right - 1) * stride + 1)[step])
+    else:  # the last output sits on the last input, without a right neighbour
+        out = torch.empty_like(x.narrow(dim, 0, (outputs - 1) * stride + 1)[step], memory_format=torch.channels_last_3d)
+        out.copy_(x.narrow(dim, 0, (outputs - 1) * stride + 1)[step])
+        head = out.narrow(dim, 0, with_right)
+        torch.maximum(head, x.narrow(dim, 1, (with_right - 1) * stride + 1)[step], out=head)
+    if outputs > 1:  # left neighbours s*i - 1 of outputs 1..
+        tail = out.narrow(dim, 1, outputs - 1)
+        torch.maximum(tail, x.narrow(dim, stride - 1, (outputs - 2) * stride + 1)[step], out=tail)
     return out
 
 

@@ -169,11 +169,11 @@ def test_detection_model_through_bn_folding_flops_and_shapes():
         "SLOWFAST.WIDTH_MULTI": 0.25, "DATA.NUM_FRAMES": 8, "DATA.TRAIN_CROP_SIZE": CROP}, enable=False)).eval()
 
     def norms_left(net):
-        return sum(isinstance(m, torch.nn.BatchNorm3d) for m in optimize_for_inference(net, inputs, False).modules())
+        return sum(isinstance(m, torch.nn.BatchNorm3d) for m in optimize_for_inference(net, inputs, layout="contiguous").modules())
 
     bn_total = sum(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())
     assert norms_left(model) == norms_left(classification) < bn_total // 2  # the same BNs fold
-    optimized = optimize_for_inference(model, inputs, channels_last=False)
+    optimized = optimize_for_inference(model, inputs, layout="contiguous")
     with torch.no_grad():
         assert torch.allclose(optimized(inputs, BOXES), model(inputs, BOXES), atol=1e-4)
     args = example_args(model, inputs)

@@ -31,7 +31,6 @@ def test_box_drawn_on_its_pixels_only():
     assert drawn[115:, :].sum() == 0  # below the box untouched
 
 
-@pytest.mark.slow  # builds a model and encodes a video: minutes on a loaded 2-core machine
 def test_demo_draws_boxes_of_each_second(tmp_path):
     torch.manual_seed(0)
     cfg = toy_ava_cfg(tmp_path)
@@ -55,4 +54,6 @@ def test_demo_draws_boxes_of_each_second(tmp_path):
     plain, boxed = decoded[2].astype(int), decoded[10].astype(int)
     assert np.abs(plain - 128).max() < 12  # no box before second 1 (codec noise only)
     x1 = int(round(0.1 * 96))
-    assert np.abs(boxed[32, x1] - (230, 25, 75)).max() < 40  # first box's left edge, first colour
+    # The first box's 1-pixel left edge in its red colour (H.264's chroma subsampling blurs it).
+    red, green, _ = boxed[32, x1]
+    assert red - green > 60 and abs(int(plain[32, x1][0]) - int(plain[32, x1][1])) < 12

@@ -418,14 +418,14 @@ _C.DEMO.OUTPUT_FILE = ""
 _C.DEMO.OUTPUT_FPS = -1
 # Number of top labels drawn on each frame.
 _C.DEMO.TOPK = 3
-# Inference backend: "pytorch" or "onnx" (onnxruntime).
-_C.DEMO.BACKEND = "pytorch"
-# Torch CPU threads during the demo (0 = available cores - 1: one core is left to decoding and encoding).
 # Detection models (DETECTION.ENABLE): CSV of precomputed person boxes, as SlowFast's demo reads
 # them (video_id,timestamp,x1,y1,x2,y2,action_id,score; corners normalised, timestamp the second
 # of DEMO.INPUT_VIDEO, boxes below AVA.DETECTION_SCORE_THRESH dropped). Each box is drawn with its
 # DEMO.TOPK actions (slowfast/visualization/box_demo.py).
 _C.DEMO.PREDS_BOXES = ""
+# Inference backend: "pytorch" or "onnx" (onnxruntime).
+_C.DEMO.BACKEND = "pytorch"
+# Torch CPU threads during the demo (0 = available cores - 1: one core is left to decoding and encoding).
 _C.DEMO.NUM_THREADS = 0
 
 # ---------------------------------------------------------------------------- #

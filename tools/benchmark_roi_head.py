@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from slowfast.config.loader import load_config  # noqa: E402
 from slowfast.models.build import build_model  # noqa: E402
 from slowfast.models.info import input_shapes  # noqa: E402
+from slowfast.utils.cli import run_tool  # noqa: E402
 
 
 def person_boxes(size: int, num_boxes: int) -> torch.Tensor:
@@ -98,4 +99,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main)

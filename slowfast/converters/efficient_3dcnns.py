@@ -28,7 +28,7 @@ import re
 from typing import Dict, Optional
 
 from slowfast.converters import LAYOUT_REGISTRY, Converted, strip_data_parallel
-from slowfast.converters.name_rules import RuleTable, flat_index, rename_state, sub_table
+from slowfast.converters.name_rules import RuleTable, convert_by_family, flat_index, require_family, sub_table
 from slowfast.models.efficient_slowfast import MOBILENETV2_STAGES, SHUFFLENET_STAGE_UNITS, SHUFFLENET_WIDTHS
 from slowfast.models.single_stream import MOBILENET_ROWS, SHUFFLENETV2_3D_WIDTHS
 
@@ -206,6 +206,9 @@ def family_of(state) -> Optional[str]:
     return next((family for family, marker in FAMILY_MARKERS if marker in names), None)
 
 
+LAYOUT = "Efficient-3DCNNs ShuffleNet/ShuffleNetV2/MobileNet/MobileNetV2"
+
+
 @LAYOUT_REGISTRY.register()
 class efficient_3dcnns:  # noqa: N801  (registered under its CHECKPOINT_TYPE name)
     """Efficient-3DCNNs ShuffleNet, ShuffleNetV2, MobileNet and MobileNetV2 ``.pth`` state dicts."""
@@ -219,7 +222,7 @@ class efficient_3dcnns:  # noqa: N801  (registered under its CHECKPOINT_TYPE nam
         """Rename ``state`` (foreign names) to ours; ``model``/``cfg`` are not needed (the rules
         follow the foreign module structure; the caller checks the result against the model)."""
         state = strip_data_parallel(state)
-        return rename_state(state, FAMILIES[_family(state)].rename)
+        return convert_by_family(state, family_of, FAMILIES, LAYOUT)
 
     @staticmethod
     def describe(state) -> Dict[str, object]:
@@ -227,17 +230,10 @@ class efficient_3dcnns:  # noqa: N801  (registered under its CHECKPOINT_TYPE nam
         ``MODEL.NUM_CLASSES``, ``SLOWFAST.WIDTH_MULTI``, ShuffleNet's ``SLOWFAST.GROUPS``), read
         from names and shapes. A truncated file yields what its tensors still tell."""
         state = strip_data_parallel(state)
-        model_name, options = OPTIONS[_family(state)]
+        model_name, options = OPTIONS[require_family(state, family_of, LAYOUT)]
         described = {"MODEL.MODEL_NAME": model_name, "MODEL.NUM_CLASSES": state["classifier.1.weight"].shape[0]}
         try:
             described.update(options(state))
         except (KeyError, StopIteration):
             pass
         return described
-
-
-def _family(state) -> str:
-    family = family_of(state)
-    if family is None:
-        raise ValueError("not an Efficient-3DCNNs ShuffleNet/ShuffleNetV2/MobileNet/MobileNetV2 state dict")
-    return family

@@ -38,7 +38,7 @@ from slowfast.converters.efficient_3dcnns import (
     SHUFFLENETV2_UNIT,
     mobilenetv2_block,
 )
-from slowfast.converters.name_rules import RuleTable, rename_state, sub_table
+from slowfast.converters.name_rules import RuleTable, convert_by_family, require_family, sub_table
 from slowfast.models.efficient_slowfast import SHUFFLENET_WIDTHS, SHUFFLENETV2_WIDTHS
 from slowfast.models.resnet_slowfast import STAGE_DEPTHS
 
@@ -212,6 +212,9 @@ def family_of(state) -> Optional[str]:
     return None
 
 
+LAYOUT = "released Efficient-SlowFast model_state"
+
+
 @LAYOUT_REGISTRY.register()
 class efficient_slowfast:  # noqa: N801  (registered under its CHECKPOINT_TYPE name)
     """Released Efficient-SlowFast ``model_state``: SF-ShuffleNet, SF-ShuffleNetV2,
@@ -226,7 +229,7 @@ class efficient_slowfast:  # noqa: N801  (registered under its CHECKPOINT_TYPE n
         """Rename ``state`` (released names) to ours; ``model``/``cfg`` are not needed (the family
         is read from the names; the caller checks the result against the model)."""
         state = strip_data_parallel(state)
-        return rename_state(state, FAMILIES[_family(state)].rename)
+        return convert_by_family(state, family_of, FAMILIES, LAYOUT)
 
     @staticmethod
     def describe(state) -> Dict[str, object]:
@@ -235,7 +238,7 @@ class efficient_slowfast:  # noqa: N801  (registered under its CHECKPOINT_TYPE n
         ``SLOWFAST.GROUPS``; ``RESNET.DEPTH``, ``RESNET.WIDTH_PER_GROUP``), read from names and shapes.
         A truncated file yields what its tensors still tell (error messages use this)."""
         state = strip_data_parallel(state)
-        family = _family(state)
+        family = require_family(state, family_of, LAYOUT)
         head = "head.projection.weight" if family == "SlowFastDualAttention" else "head.classifier.1.weight"
         options = {"MODEL.MODEL_NAME": MODEL_NAMES[family]}
         if head in state:
@@ -245,10 +248,3 @@ class efficient_slowfast:  # noqa: N801  (registered under its CHECKPOINT_TYPE n
         except (KeyError, StopIteration):
             pass
         return options
-
-
-def _family(state) -> str:
-    family = family_of(state)
-    if family is None:
-        raise ValueError("not a released Efficient-SlowFast model_state")
-    return family

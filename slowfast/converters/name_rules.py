@@ -82,3 +82,18 @@ def rename_state(state: Dict[str, torch.Tensor], rename: Callable[[str], Optiona
         origin[ours] = name
         converted.state[ours] = tensor
     return converted
+
+
+def convert_by_family(state: Dict[str, torch.Tensor], family_of: Callable[[Dict], Optional[str]],
+                      tables: Dict[str, "RuleTable"], layout: str) -> Converted:
+    """Rename ``state`` with the rule table of the model family ``family_of`` recognises in it
+    (the layouts made of several model families share this); ``layout`` names it in the error."""
+    return rename_state(state, tables[require_family(state, family_of, layout)].rename)
+
+
+def require_family(state: Dict, family_of: Callable[[Dict], Optional[str]], layout: str) -> str:
+    """The family ``family_of`` recognises in ``state``; ValueError naming ``layout`` when none."""
+    family = family_of(state)
+    if family is None:
+        raise ValueError(f"not a {layout} state dict")
+    return family

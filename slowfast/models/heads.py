@@ -10,7 +10,7 @@ Pooling is adaptive (global average over whatever ``(T, H, W)`` remains), so any
 fully-convolutional testing at 256² and multigrid's changing shapes need no head changes.
 ``forward`` always returns logits ``(N, num_classes)``; probabilities are the caller's choice.
 """
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,6 +47,31 @@ class ConvNormAct(nn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
+def check_per_pathway(num_pathways: int, **values: Optional[Sequence]) -> None:
+    """Every given sequence has one entry per pathway (None means the option is unused)."""
+    for name, entries in values.items():
+        if entries is not None and len(entries) != num_pathways:
+            raise ValueError(f"{name} has {len(entries)} entries, expected one per pathway ({num_pathways})")
+
+
+def add_pathway_layers(head: nn.Module, p: int, dim: int, pools: Sequence[Tuple[str, nn.Module]],
+                       pre_pool_dim: Optional[int], post_pool_dim: Optional[int],
+                       activation: Callable[[], nn.Module], norm_layer: NormLayer) -> int:
+    """Register pathway ``p``'s head layers on ``head`` in forward order -- the optional 1x1x1
+    ``pathway{p}_conv`` (ConvNormAct), the head's own ``pools``, the optional ``pathway{p}_conv_head``
+    (conv with bias + activation) -- and return the pathway's output width."""
+    if pre_pool_dim is not None:
+        head.add_module(f"pathway{p}_conv", ConvNormAct(dim, pre_pool_dim, norm_layer=norm_layer, activation=activation))
+        dim = pre_pool_dim
+    for name, pool in pools:
+        head.add_module(name, pool)
+    if post_pool_dim is not None:
+        head.add_module(f"pathway{p}_conv_head",
+                        nn.Sequential(nn.Conv3d(dim, post_pool_dim, kernel_size=1, bias=True), activation()))
+        dim = post_pool_dim
+    return dim
+
+
 class PooledHead(nn.Module):
     """Per-pathway ``[conv] -> global avg pool -> [conv_head]``, concat, dropout, linear.
 
@@ -78,25 +103,13 @@ class PooledHead(nn.Module):
     ):
         super().__init__()
         self.num_pathways = len(dims_in)
-        for name, dims in (("pre_pool_dims", pre_pool_dims), ("post_pool_dims", post_pool_dims)):
-            if dims is not None and len(dims) != self.num_pathways:
-                raise ValueError(f"{name} has {len(dims)} entries, expected one per pathway ({self.num_pathways})")
-        dims = list(dims_in)
-        for p in range(self.num_pathways):
-            if pre_pool_dims is not None:
-                self.add_module(
-                    f"pathway{p}_conv",
-                    ConvNormAct(dims[p], pre_pool_dims[p], norm_layer=norm_layer, activation=activation),
-                )
-                dims[p] = pre_pool_dims[p]
-            self.add_module(f"pathway{p}_avgpool", nn.AdaptiveAvgPool3d(1))
-            if post_pool_dims is not None:
-                self.add_module(
-                    f"pathway{p}_conv_head",
-                    nn.Sequential(nn.Conv3d(dims[p], post_pool_dims[p], kernel_size=1, bias=True), activation()),
-                )
-                dims[p] = post_pool_dims[p]
-        self.dim_out = sum(dims)
+        check_per_pathway(self.num_pathways, pre_pool_dims=pre_pool_dims, post_pool_dims=post_pool_dims)
+        self.dim_out = sum(
+            add_pathway_layers(self, p, dims_in[p], [(f"pathway{p}_avgpool", nn.AdaptiveAvgPool3d(1))],
+                               pre_pool_dims[p] if pre_pool_dims is not None else None,
+                               post_pool_dims[p] if post_pool_dims is not None else None, activation, norm_layer)
+            for p in range(self.num_pathways)
+        )
         self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
         self.projection = nn.Linear(self.dim_out, num_classes, bias=True)
 
@@ -164,32 +177,22 @@ class RoIHead(nn.Module):
         from torchvision.ops import RoIAlign  # torchvision only when a detection model is built
 
         self.num_pathways = len(dims_in)
-        for name, values in (("feature_strides", feature_strides), ("pre_pool_dims", pre_pool_dims),
-                             ("post_pool_dims", post_pool_dims)):
-            if values is not None and len(values) != self.num_pathways:
-                raise ValueError(f"{name} has {len(values)} entries, expected one per pathway ({self.num_pathways})")
+        check_per_pathway(self.num_pathways, feature_strides=feature_strides, pre_pool_dims=pre_pool_dims,
+                          post_pool_dims=post_pool_dims)
         self.feature_strides = [int(s) for s in feature_strides]
-        dims = list(dims_in)
+        dims = []
         for p in range(self.num_pathways):
-            if pre_pool_dims is not None:
-                self.add_module(
-                    f"pathway{p}_conv",
-                    ConvNormAct(dims[p], pre_pool_dims[p], norm_layer=norm_layer, activation=activation),
-                )
-                dims[p] = pre_pool_dims[p]
-            # The whole clip is averaged whatever T_p is (public SlowFast sizes the kernel to T_p).
-            self.add_module(f"s{p}_tpool", TemporalAvgPool())
-            self.add_module(
-                f"s{p}_roi",
-                RoIAlign(resolution, spatial_scale=1.0 / self.feature_strides[p], sampling_ratio=0, aligned=aligned),
-            )
-            self.add_module(f"s{p}_spool", nn.MaxPool2d(resolution, stride=1))
-            if post_pool_dims is not None:
-                self.add_module(
-                    f"pathway{p}_conv_head",
-                    nn.Sequential(nn.Conv3d(dims[p], post_pool_dims[p], kernel_size=1, bias=True), activation()),
-                )
-                dims[p] = post_pool_dims[p]
+            pools = [
+                # The whole clip is averaged whatever T_p is (public SlowFast sizes the kernel to T_p).
+                (f"s{p}_tpool", TemporalAvgPool()),
+                (f"s{p}_roi", RoIAlign(resolution, spatial_scale=1.0 / self.feature_strides[p], sampling_ratio=0,
+                                       aligned=aligned)),
+                (f"s{p}_spool", nn.MaxPool2d(resolution, stride=1)),
+            ]
+            dims.append(add_pathway_layers(self, p, dims_in[p], pools,
+                                           pre_pool_dims[p] if pre_pool_dims is not None else None,
+                                           post_pool_dims[p] if post_pool_dims is not None else None,
+                                           activation, norm_layer))
         self.dim_out = sum(dims)
         self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else nn.Identity()
         self.projection = nn.Linear(self.dim_out, num_classes, bias=True)

@@ -1,14 +1,2 @@
-"""Converter test fixtures."""
-import logging
-
-import pytest
-
-
-@pytest.fixture
-def caplog(caplog):
-    """pytest's caplog, also attached to the ``slowfast`` logger (which does not propagate)."""
-    logger = logging.getLogger("slowfast")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="slowfast")
-    yield caplog
-    logger.removeHandler(caplog.handler)
+"""Converter test fixtures: the engine tests' ``caplog`` that also hears the ``slowfast`` logger."""
+from tests.engine.conftest import caplog  # noqa: F401

@@ -12,7 +12,6 @@ the boxes (``model(inputs, boxes)``, sigmoid scores); the frames from half a sec
 a second after are drawn with the boxes and their ``DEMO.TOPK`` actions. The output video has the
 input's size, rate and frame count.
 """
-import csv
 import logging
 import os
 from collections import defaultdict
@@ -32,24 +31,17 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def read_preds_boxes(path: str, score_thresh: float) -> Dict[int, np.ndarray]:
-    """``{second: (B, 4) normalised x1, y1, x2, y2}`` from a precomputed-box CSV (see module doc)."""
+    """``{second: (B, 4) normalised x1, y1, x2, y2}`` from a precomputed-box CSV (see module doc),
+    read by the AVA box parser (bad lines named by ``file:line``)."""
+    from slowfast.datasets.ava_annotations import parse_box_csv
+
     if not os.path.isfile(path):
         raise ConfigError(f"DEMO.PREDS_BOXES={path!r}: file not found",
                           "give a CSV of video_id,timestamp,x1,y1,x2,y2,action_id,score rows")
-    boxes: Dict[int, List[List[float]]] = defaultdict(list)
-    with open(path, newline="") as f:
-        for line_number, row in enumerate(csv.reader(f), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            try:
-                second = int(float(row[1]))
-                box = [float(v) for v in row[2:6]]
-                score = float(row[7]) if len(row) > 7 and row[7].strip() else 1.0
-            except (IndexError, ValueError) as error:
-                raise DataError(f"{path}:{line_number}: expected video_id,timestamp,x1,y1,x2,y2,action_id,score "
-                                f"({error})") from None
-            if score >= score_thresh:
-                boxes[second].append(box)
+    boxes: Dict[int, List[Tuple[float, ...]]] = defaultdict(list)
+    for row in parse_box_csv(path):
+        if row.score >= score_thresh:
+            boxes[row.timestamp].append(row.box)
     return {second: np.asarray(rows, dtype=np.float32) for second, rows in boxes.items()}
 
 
@@ -86,7 +78,6 @@ class BoxPredictor:
     @torch.inference_mode()
     def __call__(self, frames: List[np.ndarray], boxes: np.ndarray) -> torch.Tensor:
         inputs = self.preprocess(frames)
-        height, width = frames[0].shape[:2]
         # Normalised corners -> pixels of the clip the model sees (short side scaled, no crop).
         scale = np.array([inputs[0].shape[-1], inputs[0].shape[-2]] * 2, dtype=np.float32)
         pixel_boxes = torch.from_numpy(boxes * scale)

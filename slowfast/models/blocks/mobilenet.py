@@ -25,6 +25,12 @@ def triple(value: IntOr3) -> tuple:
     return value
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """True for a 5-D tensor stored ``channels_last_3d`` (and not also plainly contiguous, as a
+    tensor with one channel or a 1x1x1 map is)."""
+    return x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d)
+
+
 def conv_norm_act(
     dim_in: int,
     dim_out: int,
@@ -162,8 +168,7 @@ class StemMaxPool3d(nn.MaxPool3d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        channels_last = x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d)
-        if not channels_last or self.ceil_mode or self.return_indices or triple(self.dilation) != (1, 1, 1):
+        if not is_channels_last(x) or self.ceil_mode or self.return_indices or triple(self.dilation) != (1, 1, 1):
             return super().forward(x)
         kernel, stride, padding = triple(self.kernel_size), triple(self.stride or self.kernel_size), triple(self.padding)
         for dim, k, s, p in zip((4, 3, 2), kernel[::-1], stride[::-1], padding[::-1]):

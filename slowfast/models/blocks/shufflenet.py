@@ -9,14 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slowfast.models.blocks.mobilenet import IntOr3, conv_norm_act, triple
+from slowfast.models.blocks.mobilenet import IntOr3, conv_norm_act, is_channels_last, triple
 from slowfast.models.norm import NormLayer
-
-
-def _is_channels_last(x: torch.Tensor) -> bool:
-    """True for a 5-D tensor stored ``channels_last_3d`` (and not also plainly contiguous, as a
-    tensor with one channel or a 1x1x1 map is)."""
-    return x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -34,7 +28,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     n, c, t, h, w = x.shape
     if c % groups:
         raise ValueError(f"channel_shuffle: {c} channels do not split into {groups} groups")
-    if _is_channels_last(x):
+    if is_channels_last(x):
         shuffled = x.permute(0, 2, 3, 4, 1).reshape(n, t, h, w, groups, c // groups).transpose(4, 5)
         return shuffled.reshape(n, t, h, w, c).permute(0, 4, 1, 2, 3)
     return x.reshape(n, groups, c // groups, t, h, w).transpose(1, 2).reshape(n, c, t, h, w)
@@ -49,7 +43,7 @@ def concat_shuffle(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     if first.shape != second.shape:
         raise ValueError(f"concat_shuffle needs equal shapes, got {tuple(first.shape)} and {tuple(second.shape)}")
     n, c, t, h, w = first.shape
-    if _is_channels_last(first) or _is_channels_last(second):
+    if is_channels_last(first) or is_channels_last(second):
         # Written through (N, T, H, W, C, 2) so that the output is channels-last.
         out = first.new_empty(n, t, h, w, c, 2)
         out[..., 0] = first.permute(0, 2, 3, 4, 1)
@@ -81,7 +75,7 @@ class ZeroPadAvgPool3d(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pool, pad = self.pool, self.pad
         plain = pool.padding in (0, (0, 0, 0)) and not pool.ceil_mode and pad.value == 0
-        if not (_is_channels_last(x) and plain and pad.padding == (1, 1, 1, 1, 0, 0)):
+        if not (is_channels_last(x) and plain and pad.padding == (1, 1, 1, 1, 0, 0)):
             return super().forward(x)
         kernel = triple(pool.kernel_size)
         weight = x.new_full((x.shape[1], 1) + kernel, 1.0 / (kernel[0] * kernel[1] * kernel[2]))

@@ -13,33 +13,24 @@ RoIAlign's bilinear sampling is not counted by fvcore and is listed as the diffe
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from slowfast.config.loader import load_config  # noqa: E402
+from slowfast.inference.benchmark import time_side_by_side  # noqa: E402
 from slowfast.models.build import build_model  # noqa: E402
 from slowfast.models.info import input_shapes  # noqa: E402
 from slowfast.utils.cli import run_tool  # noqa: E402
+from slowfast.utils.errors import ConfigError  # noqa: E402
 
 
 def person_boxes(size: int, num_boxes: int) -> torch.Tensor:
     """``num_boxes`` person-shaped boxes spread over a ``size`` x ``size`` clip, ``(B, 5)``."""
     step = size / (num_boxes + 1)
     return torch.tensor([[0, step * i, size * 0.2, step * i + size * 0.3, size * 0.9] for i in range(num_boxes)])
-
-
-def median_ms(call, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def head_gflops(head, args) -> float:
@@ -54,7 +45,8 @@ def head_gflops(head, args) -> float:
 def benchmark(path: str, num_boxes: int, repeats: int, backbone_repeats: int) -> None:
     cfg = load_config(path_to_config=path, opts=["NUM_GPUS", "0"])
     if not cfg.DETECTION.ENABLE:
-        raise SystemExit(f"{path}: not a detection config (DETECTION.ENABLE False)")
+        raise ConfigError(f"{path}: not a detection config (DETECTION.ENABLE False)",
+                          "give a config with DETECTION.ENABLE True, e.g. configs/AVA/SLOWFAST_32x2_R50.yaml")
     torch.manual_seed(0)
     detection = build_model(cfg).eval()
     pooled_cfg = cfg.clone()
@@ -62,17 +54,13 @@ def benchmark(path: str, num_boxes: int, repeats: int, backbone_repeats: int) ->
     pooled_head = build_model(pooled_cfg).head.eval()  # same family and widths: the classification head
     inputs = [torch.randn(1, *shape) for shape in input_shapes(cfg, "test")]
     boxes = person_boxes(inputs[0].shape[-1], num_boxes)
-    detection.forward_features(inputs)  # warm-up
-    backbone_ms = median_ms(lambda: detection.forward_features(inputs), backbone_repeats)
+    backbone_ms = 1e3 * time_side_by_side({"backbone": lambda: detection.forward_features(inputs)},
+                                          backbone_repeats, warmup=1)["backbone"]
     features = detection.forward_features(inputs)
-    calls = {"RoI head": lambda: detection.head(features, boxes), "pooled head": lambda: pooled_head(features)}
-    for call in calls.values():
-        call(), call()
-    times = {name: [] for name in calls}
-    for _ in range(repeats):  # alternate, so that machine noise hits both alike
-        for name, call in calls.items():
-            times[name].append(median_ms(call, 1))
-    roi_ms, pooled_ms = (statistics.median(times[name]) for name in calls)
+    # Timed in alternation, so that machine noise hits both heads alike.
+    times = time_side_by_side({"roi": lambda: detection.head(features, boxes), "pooled": lambda: pooled_head(features)},
+                              repeats, warmup=2)
+    roi_ms, pooled_ms = 1e3 * times["roi"], 1e3 * times["pooled"]
     roi_gflops = head_gflops(detection.head, (features, boxes))
     pooled_gflops = head_gflops(pooled_head, (features,))
     shapes = " + ".join("x".join(map(str, s)) for s in input_shapes(cfg, "test"))

@@ -13,6 +13,7 @@ from slowfast.models.fusion import build_fusion
 from slowfast.models.heads import build_head
 from slowfast.models.norm import NormLayer, get_norm
 from slowfast.models.two_pathway import StageSpec, TwoPathwayNet, feature_strides, init_weights
+from slowfast.utils.errors import ConfigError
 
 # Blocks of res2..res5 per depth.
 STAGE_DEPTHS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -39,7 +40,10 @@ def _per_pathway(values: Sequence, num_pathways: int, key: str, stage: int) -> L
     if len(values) == 1:
         return values * num_pathways
     if len(values) != num_pathways:
-        raise ValueError(f"{key}[{stage}] = {values} needs 1 or {num_pathways} entries (one per pathway)")
+        expected = "1 entry (one pathway)" if num_pathways == 1 else f"1 or {num_pathways} entries (one per pathway)"
+        raise ConfigError(f"{key}[{stage}] = {values} needs {expected}",
+                          hint=f"a single-pathway model takes one value per stage: write [{values[0]}] for stage {stage}"
+                          if num_pathways == 1 else None)
     return values
 
 

@@ -7,6 +7,7 @@ from slowfast.config.loader import load_config
 from slowfast.models.blocks.resnet import block_temporal_kernels
 from slowfast.models.build import build_model
 from slowfast.models.info import gflops, params_count, stage_output_shapes
+from slowfast.utils.errors import ConfigError
 
 KINETICS = "configs/Kinetics/"
 
@@ -163,6 +164,12 @@ def test_eval_forward_returns_logits_at_any_crop():
 def test_bad_config_errors_name_the_key(opts, message):
     with pytest.raises(ValueError, match=message):
         _model("SLOWFAST_8x8_R50.yaml", *opts)
+
+
+def test_single_pathway_resnet_with_two_pathway_strides_names_key_and_fix():
+    with pytest.raises(ConfigError, match=r"RESNET.SPATIAL_STRIDES\[1\] = \[2, 2\] needs 1 entry \(one pathway\)") as info:
+        _model("SLOW_8x8_R50.yaml", "RESNET.WIDTH_DIVISOR", "8", "RESNET.SPATIAL_STRIDES", "[[1], [2, 2], [2], [2]]")
+    assert info.value.hint == "a single-pathway model takes one value per stage: write [2] for stage 1"
 
 
 def test_resnet_rejects_slowfast_arch():

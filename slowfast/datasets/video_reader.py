@@ -19,7 +19,7 @@ missing frame file - raises :class:`VideoDecodeError` whose message starts with 
 """
 import bisect
 import os
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence
 
 import numpy as np
 from slowfast.utils.errors import ConfigError
@@ -95,19 +95,28 @@ class VideoReader:
         return VideoDecodeError(f"{self.path}: {what}")
 
 
+def rgb_converter() -> Callable[[object], np.ndarray]:
+    """A function ``av.VideoFrame -> uint8 (H, W, 3)`` RGB for the frames of one video.
+
+    Why not ``VideoFrame.to_ndarray(format="rgb24")``: it builds a new swscale context for every
+    frame, ~0.3 ms (5x the conversion itself, half of a 16-frame training read of a 64x48 clip);
+    one ``VideoReformatter`` shared by the frames builds it once and gives identical pixels.
+    """
+    import av
+
+    reformatter = av.video.reformatter.VideoReformatter()
+    return lambda frame: reformatter.reformat(frame, format="rgb24").to_ndarray()
+
+
 class _ClipBuffer:
     """The clip being read: ``uint8 (len(indices), H, W, 3)``, filled as the wanted frames come
-    out of the decoder; each frame is converted to RGB once, however often it is asked for.
+    out of the decoder; each frame is converted to RGB once (by ``to_rgb``, see
+    :func:`rgb_converter`), however often it is asked for."""
 
-    ``reformatter`` (an ``av.video.reformatter.VideoReformatter``) converts every frame of the
-    clip. Why one for all: ``VideoFrame.to_ndarray(format="rgb24")`` builds a new swscale context
-    for each frame, which cost ~0.3 ms per frame (5x the conversion itself, half of a 16-frame
-    training read of a 64x48 clip); a shared reformatter builds it once and gives identical pixels.
-    """
-
-    def __init__(self, path: str, indices: np.ndarray, height: int, width: int, reformatter):
+    def __init__(self, path: str, indices: np.ndarray, height: int, width: int,
+                 to_rgb: Callable[[object], np.ndarray]):
         self.path = path
-        self._reformatter = reformatter
+        self._to_rgb = to_rgb
         self.frames = np.empty((len(indices), height, width, 3), dtype=np.uint8)
         self._positions: Dict[int, List[int]] = {}
         for position, index in enumerate(indices.tolist()):
@@ -120,7 +129,7 @@ class _ClipBuffer:
 
     def store(self, index: int, frame) -> None:
         """Convert the ``av.VideoFrame`` ``frame`` to RGB into the positions of ``index``."""
-        rgb = self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+        rgb = self._to_rgb(frame)
         if rgb.shape != self.frames.shape[1:]:
             raise VideoDecodeError(f"{self.path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, the stream declares "
                                    f"{self.frames.shape[2]}x{self.frames.shape[1]} (size changes mid-stream "
@@ -180,7 +189,7 @@ class PyAVReader(VideoReader):
         import av  # imported here so that the frames back end does not need PyAV
 
         self._av = av
-        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._to_rgb = rgb_converter()
         self.path = str(path)
         _check_file(self.path)
         try:
@@ -275,7 +284,7 @@ class PyAVReader(VideoReader):
         raise self._error("cannot determine the frame rate")
 
     def _read(self, indices: np.ndarray) -> np.ndarray:
-        clip = _ClipBuffer(self.path, indices, self.height, self.width, self._reformatter)
+        clip = _ClipBuffer(self.path, indices, self.height, self.width, self._to_rgb)
         first, last = int(indices.min()), int(indices.max())
         seek_frame = self._keyframes[bisect.bisect_right(self._keyframes, first) - 1]
         if self._timestamps_reliable:

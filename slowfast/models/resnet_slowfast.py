@@ -40,10 +40,10 @@ def _per_pathway(values: Sequence, num_pathways: int, key: str, stage: int) -> L
     if len(values) == 1:
         return values * num_pathways
     if len(values) != num_pathways:
-        expected = "1 entry (one pathway)" if num_pathways == 1 else f"1 or {num_pathways} entries (one per pathway)"
-        raise ConfigError(f"{key}[{stage}] = {values} needs {expected}",
-                          hint=f"a single-pathway model takes one value per stage: write [{values[0]}] for stage {stage}"
-                          if num_pathways == 1 else None)
+        if num_pathways == 1:
+            raise ConfigError(f"{key}[{stage}] = {values} needs 1 entry (one pathway)",
+                              f"a single-pathway model takes one value per stage: write [{values[0]}] for stage {stage}")
+        raise ConfigError(f"{key}[{stage}] = {values} needs 1 or {num_pathways} entries (one per pathway)")
     return values
 
 

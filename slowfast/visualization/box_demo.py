@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from slowfast.datasets.ava_annotations import parse_box_csv
 from slowfast.utils.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 def read_preds_boxes(path: str, score_thresh: float) -> Dict[int, np.ndarray]:
     """``{second: (B, 4) normalised x1, y1, x2, y2}`` from a precomputed-box CSV (see module doc),
     read by the AVA box parser (bad lines named by ``file:line``)."""
-    from slowfast.datasets.ava_annotations import parse_box_csv
-
     if not os.path.isfile(path):
         raise ConfigError(f"DEMO.PREDS_BOXES={path!r}: file not found",
                           "give a CSV of video_id,timestamp,x1,y1,x2,y2,action_id,score rows")

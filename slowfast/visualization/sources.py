@@ -12,6 +12,7 @@ from typing import Iterable, Iterator, Optional, Union
 
 import numpy as np
 
+from slowfast.datasets.video_reader import rgb_converter
 from slowfast.utils.errors import ConfigError, DataError, DeviceUnavailableError
 
 FrameRate = Union[Fraction, float]
@@ -51,9 +52,10 @@ class ContainerSource(FrameSource):
         self.height, self.width = self._stream.codec_context.height, self._stream.codec_context.width
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        to_rgb = rgb_converter()
         try:
             for frame in self._container.decode(self._stream):
-                yield frame.to_ndarray(format="rgb24")
+                yield to_rgb(frame)
         finally:
             self._container.close()
 

@@ -12,7 +12,7 @@ from slowfast.visualization.demo import run_demo
 from slowfast.inference.labels import load_class_names
 from slowfast.visualization.overlay import text_box_size
 from slowfast.inference.predictor import PytorchPredictor
-from slowfast.visualization.sources import WindowDisplay
+from slowfast.visualization.sources import ContainerSource, WindowDisplay
 
 from .conftest import DEMO_CLIP
 
@@ -174,3 +174,14 @@ def test_missing_camera_is_a_clear_error(toy_cfg):
     toy_cfg.DEMO.WEBCAM = 97
     with pytest.raises(RuntimeError, match="cannot open camera 97"):
         demo_source(toy_cfg)
+
+
+def test_container_source_frames_equal_pyav_rgb_of_a_real_clip():
+    """The demo's file source converts with one shared swscale context; pixels must not change."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "real_clips", "part_0.mp4")
+    with av.open(path) as container:
+        expected = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    frames = list(ContainerSource(path))
+    assert len(frames) == len(expected) == 32
+    for got, want in zip(frames, expected):
+        np.testing.assert_array_equal(got, want)

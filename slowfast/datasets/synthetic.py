@@ -50,6 +50,9 @@ CLASS_NAMES: Tuple[str, ...] = (
     "rotating anticlockwise",
     "no motion",
 )
+# The class a clip becomes when played backwards (tools/probe_time_reversal.py): each motion's
+# opposite, and "no motion" itself.
+REVERSED_CLASS: Tuple[int, ...] = (1, 0, 3, 2, 5, 4, 7, 6, 8)
 SPLITS = ("train", "val", "test")
 # Bump when the rendering or the encoding changes, so cached datasets of an older generator are
 # not reused (6: constant-quantiser H.264 whose decoded frame 0 is independent of the class).
@@ -342,6 +345,11 @@ class Synthetic(Kinetics):
             with open(path, encoding="utf-8") as f:
                 return [line.strip() for line in f if line.strip()]
         return list(CLASS_NAMES)
+
+    @classmethod
+    def reversed_classes(cls, cfg) -> List[int]:
+        """Per class, the class its clips show when played backwards (:data:`REVERSED_CLASS`)."""
+        return list(REVERSED_CLASS)
 
     def __init__(self, cfg, split: str):
         root = ensure_synthetic_dataset(cfg)

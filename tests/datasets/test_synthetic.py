@@ -97,6 +97,16 @@ def test_motion_moves_the_object_in_the_named_direction():
     assert y_up < y_down
 
 
+def test_reversed_class_is_the_opposite_motion():
+    """REVERSED_CLASS (the time-reversal probe's pairs) names, per class, the motion that undoes it."""
+    assert sorted(synthetic.REVERSED_CLASS) == list(range(len(CLASS_NAMES)))
+    for c, partner in enumerate(synthetic.REVERSED_CLASS):
+        forward = synthetic.class_motion(c, speed=2.0, zoom_rate=0.03, spin=5.0)
+        backward = synthetic.class_motion(partner, speed=2.0, zoom_rate=0.03, spin=5.0)
+        assert (backward.dx, backward.dy, backward.log_scale, backward.rotation) == (
+            -forward.dx, -forward.dy, -forward.log_scale, -forward.rotation), CLASS_NAMES[c]
+
+
 def test_render_rejects_unknown_class():
     with pytest.raises(ValueError, match="class_index"):
         render_clip(len(CLASS_NAMES), seed=0)

@@ -18,8 +18,10 @@ from tests.tools.tool_loader import REPO, load_tool
 
 SNV2_TINY = os.path.join(REPO, "configs", "Synthetic", "SLOWFAST_SHUFFLENETV2_tiny.yaml")
 R50_TINY = os.path.join(REPO, "configs", "Synthetic", "SLOWFAST_R50_tiny.yaml")
-# The command, verbatim, then settings that keep the built-in data tiny.
-TEST_COMMAND = ["SLOWFAST.WIDTH_MULTI", "1.0", "MODEL.NUM_CLASSES", "400", "TRAIN.ENABLE", "False",
+# The command (plus the paper's CMDA fusion and 1/8 fast pathway, which the released files hold
+# and the synthetic tiny config no longer trains with), then settings that keep the built-in data tiny.
+PAPER_FUSION = ["SLOWFAST.FUSION", "cmda", "SLOWFAST.BETA_INV", "8"]
+TEST_COMMAND = [*PAPER_FUSION, "SLOWFAST.WIDTH_MULTI", "1.0", "MODEL.NUM_CLASSES", "400", "TRAIN.ENABLE", "False",
                 "TEST.ENABLE", "True", "TEST.CHECKPOINT_FILE_PATH"]
 
 
@@ -93,7 +95,7 @@ def test_fine_tuning_a_400_class_file_into_27_classes_reinitialises_only_the_hea
     from slowfast.config.loader import load_config
 
     cfg = load_config(path_to_config=SNV2_TINY, opts=[
-        "SLOWFAST.WIDTH_MULTI", "1.0", "MODEL.NUM_CLASSES", "27", "TRAIN.CHECKPOINT_FILE_PATH", released,
+        *PAPER_FUSION, "SLOWFAST.WIDTH_MULTI", "1.0", "MODEL.NUM_CLASSES", "27", "TRAIN.CHECKPOINT_FILE_PATH", released,
         "TEST.ENABLE", "False", "SOLVER.MAX_EPOCH", "1", "SOLVER.WARMUP_EPOCHS", "0.0", "TRAIN.BATCH_SIZE", "18",
         *tiny_data(tmp_path)])
     trainer = Trainer(cfg)

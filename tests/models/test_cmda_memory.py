@@ -88,7 +88,7 @@ def test_the_check_sees_a_materialised_matrix(train):
 
 # Non-square crops: a feature map's (H, W) is never square, so only an L×L matrix can match.
 MODELS = [
-    ("configs/Synthetic/SLOWFAST_SHUFFLENETV2_tiny.yaml", []),
+    ("configs/Synthetic/SLOWFAST_SHUFFLENETV2_tiny.yaml", ["SLOWFAST.FUSION", "cmda", "SLOWFAST.BETA_INV", "8"]),
     ("configs/Kinetics/SLOWFAST_DUAL_8x8_R50_stepwise_multigrid.yaml", ["RESNET.WIDTH_DIVISOR", "8"]),
 ]
 

@@ -68,7 +68,6 @@ def probe_time_reversal(model, loader, cfg, partners: Sequence[Optional[int]], d
     model.eval()
     layout = input_layout(model, cfg)
     counts = [ClassCounts() for _ in partners]
-    reversed_label = torch.tensor([-1 if p is None else p for p in partners])
     for inputs, labels, _, _ in loader:
         forward = model(to_device(inputs, device, layout)).argmax(dim=1).cpu()
         backward = model(to_device(reverse_pathways(cfg, inputs), device, layout)).argmax(dim=1).cpu()
@@ -76,7 +75,7 @@ def probe_time_reversal(model, loader, cfg, partners: Sequence[Optional[int]], d
             c = counts[label]
             c.total += 1
             c.forward += f == label
-            c.reversed += b == int(reversed_label[label])
+            c.reversed += b == partners[label]  # never for a class without a reversal (None)
             c.order_free += partners[label] not in (None, label) and b == label
     return counts
 

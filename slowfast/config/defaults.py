@@ -120,6 +120,10 @@ _C.DATA.FRAME_TEMPLATE = "img_{:05d}.jpg"
 _C.DATA.FRAME_START_INDEX = 1
 # Annotation labels run 1..K and are converted to 0..K-1 (otherwise such lists are rejected).
 _C.DATA.ONE_BASED_LABELS = False
+# MiB of decoded videos each dataset keeps in memory, so that epochs after the first cut their
+# clips without decoding (0 = none). For small datasets, with DATA_LOADER.NUM_WORKERS 0 (workers
+# restart every epoch): the built-in synthetic one needs ~960 for train and ~200 for val.
+_C.DATA.DECODED_CACHE_MB = 0
 # How many other samples to try in training when a video fails to decode.
 _C.DATA.MAX_DECODE_RETRIES = 10
 # Frame rate of frame folders, which carry none (0 = DATA.TARGET_FPS, i.e. no resampling).

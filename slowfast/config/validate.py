@@ -148,6 +148,12 @@ def _check_data(cfg) -> None:
     _require(all(s > 0 for s in cfg.DATA.STD), "DATA.STD", cfg.DATA.STD, "must be positive")
     _check_choice(cfg, "DATA.DECODING_BACKEND", _DECODERS)
     _require(cfg.DATA_LOADER.NUM_WORKERS >= 0, "DATA_LOADER.NUM_WORKERS", cfg.DATA_LOADER.NUM_WORKERS, "must be >= 0")
+    _require(cfg.DATA.DECODED_CACHE_MB >= 0, "DATA.DECODED_CACHE_MB", cfg.DATA.DECODED_CACHE_MB, "must be >= 0 (0 = no cache)")
+    _require(
+        cfg.DATA.DECODED_CACHE_MB == 0 or cfg.DATA_LOADER.NUM_WORKERS == 0, "DATA.DECODED_CACHE_MB",
+        cfg.DATA.DECODED_CACHE_MB, f"needs DATA_LOADER.NUM_WORKERS 0 (got {cfg.DATA_LOADER.NUM_WORKERS}): loader "
+        "workers restart every epoch and their caches with them",
+    )
 
 
 def _check_solver(cfg) -> None:

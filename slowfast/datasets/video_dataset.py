@@ -27,6 +27,7 @@ import torch
 
 from slowfast.datasets import sampling, transforms
 from slowfast.datasets.annotations import OnError, VideoRecord, check_labels
+from slowfast.datasets.decoded_cache import cache_from_megabytes, decoded_size
 from slowfast.datasets.failures import DECODE_ERRORS, DecodeRetriesExhausted, dropped_item
 from slowfast.datasets.multigrid import train_clip_shape, unpack_index
 from slowfast.datasets.video_reader import VideoDecodeError, VideoReader, open_video
@@ -97,6 +98,7 @@ class VideoDataset(torch.utils.data.Dataset):
         if split != "test":
             check_spatial_sizes(cfg)
         self.options = self.reader_options(cfg)
+        self.decoded_cache = cache_from_megabytes(cfg.DATA.DECODED_CACHE_MB)
         records, annotation_path = self.load_records(split)
         self.records: List[VideoRecord] = check_labels(
             records, cfg.MODEL.NUM_CLASSES, self.one_based_labels(), annotation_path, on_annotation_error
@@ -166,16 +168,27 @@ class VideoDataset(torch.utils.data.Dataset):
                   rng: Optional[np.random.Generator] = None) -> torch.Tensor:
         """Decode one clip of DATA.NUM_FRAMES frames: uint8 ``(T, H, W, 3)``.
 
-        ``clip_idx`` -1 draws a random start from ``rng``; otherwise the uniform test view.
+        ``clip_idx`` -1 draws a random start from ``rng``; otherwise the uniform test view. With
+        ``DATA.DECODED_CACHE_MB`` the whole video is decoded the first time and kept while the budget
+        lasts; its clips are then cut from memory (the same frames).
         """
-        cfg = self.cfg
-        with self.open_reader(record) as reader:
-            num_video_frames = record.num_frames or reader.num_frames
-            indices = sampling.clip_indices(
-                num_video_frames, reader.fps, cfg.DATA.NUM_FRAMES, sampling_rate, cfg.DATA.TARGET_FPS,
-                clip_idx, num_clips, rng,
-            )
-            return torch.from_numpy(reader.read(indices))
+        cache = self.decoded_cache
+        key = (record.path, record.start_index, record.num_frames)
+        video = cache.get(key) if cache is not None else None
+        if video is None:
+            with self.open_reader(record) as reader:
+                num_video_frames = record.num_frames or reader.num_frames
+                if cache is None or not cache.fits(decoded_size(reader, num_video_frames)):
+                    indices = self._clip_indices(num_video_frames, reader.fps, sampling_rate, clip_idx, num_clips, rng)
+                    return torch.from_numpy(reader.read(indices))
+                video = cache.decode_and_keep(key, reader, num_video_frames)
+        indices = self._clip_indices(video.num_frames, video.fps, sampling_rate, clip_idx, num_clips, rng)
+        return torch.from_numpy(video.read(indices))
+
+    def _clip_indices(self, num_video_frames: int, fps: float, sampling_rate: int, clip_idx: int, num_clips: int,
+                      rng: Optional[np.random.Generator]) -> np.ndarray:
+        return sampling.clip_indices(num_video_frames, fps, self.cfg.DATA.NUM_FRAMES, sampling_rate,
+                                     self.cfg.DATA.TARGET_FPS, clip_idx, num_clips, rng)
 
     # ------------------------------------------------------------------ items
     def __getitem__(self, index):

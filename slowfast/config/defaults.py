@@ -122,7 +122,7 @@ _C.DATA.FRAME_START_INDEX = 1
 _C.DATA.ONE_BASED_LABELS = False
 # MiB of decoded videos each dataset keeps in memory, so that epochs after the first cut their
 # clips without decoding (0 = none). For small datasets, with DATA_LOADER.NUM_WORKERS 0 (workers
-# restart every epoch): the built-in synthetic one needs ~960 for train and ~200 for val.
+# restart every epoch): the built-in synthetic one needs ~910 for train and ~180 for val.
 _C.DATA.DECODED_CACHE_MB = 0
 # How many other samples to try in training when a video fails to decode.
 _C.DATA.MAX_DECODE_RETRIES = 10

@@ -10,7 +10,6 @@ epoch, so their caches would die with them: ``config/validate.py`` refuses the c
 workers. Videos are kept until the budget is spent and never evicted: with clips drawn at random
 every epoch, evicting one video to keep another saves no decoding.
 """
-from dataclasses import dataclass
 from typing import Dict, Hashable, Optional
 
 import numpy as np
@@ -18,20 +17,21 @@ import numpy as np
 from slowfast.datasets.video_reader import VideoReader
 
 
-@dataclass(frozen=True)
-class DecodedVideo:
-    """Every frame of one video, ``uint8 (F, H, W, 3)`` RGB, and its average frame rate."""
+class DecodedVideo(VideoReader):
+    """A reader over every frame of one video kept in memory, ``uint8 (F, H, W, 3)`` RGB.
 
-    frames: np.ndarray
-    fps: float
+    It reads like the reader it was decoded from (same frames, ``num_frames``, ``fps``, checks),
+    and closing it keeps the frames: the cache owns them.
+    """
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.frames.shape[0])
+    def __init__(self, path: str, frames: np.ndarray, fps: float):
+        self.path = path
+        self.frames = frames
+        self.fps = float(fps)
+        self.num_frames, self.height, self.width = (int(n) for n in frames.shape[:3])
 
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """Frames ``indices`` in the order asked, as ``VideoReader.read`` returns them."""
-        return self.frames[np.asarray(indices, dtype=np.int64)]
+    def _read(self, indices: np.ndarray) -> np.ndarray:
+        return self.frames[indices]
 
 
 def decoded_size(reader: VideoReader, num_frames: int) -> int:
@@ -64,7 +64,7 @@ class DecodedVideoCache:
 
     def decode_and_keep(self, key: Hashable, reader: VideoReader, num_frames: int) -> DecodedVideo:
         """Decode frames ``0..num_frames-1`` of ``reader`` and keep them under ``key``."""
-        video = DecodedVideo(reader.read(np.arange(num_frames)), float(reader.fps))
+        video = DecodedVideo(reader.path, reader.read(np.arange(num_frames)), reader.fps)
         self._videos[key] = video
         self.used_bytes += video.frames.nbytes
         return video

@@ -164,31 +164,38 @@ class VideoDataset(torch.utils.data.Dataset):
             )
         return reader
 
+    def open_clip_reader(self, record: VideoRecord) -> VideoReader:
+        """The reader ``read_clip`` cuts clips from: ``record``'s video kept in ``decoded_cache``
+        (``DATA.DECODED_CACHE_MB``), decoded whole and kept the first time while the budget lasts,
+        else the file opened as without a cache."""
+        cache = self.decoded_cache
+        if cache is None:
+            return self.open_reader(record)
+        key = (record.path, record.start_index, record.num_frames)
+        kept = cache.get(key)
+        if kept is not None:
+            return kept
+        reader = self.open_reader(record)
+        num_video_frames = record.num_frames or reader.num_frames
+        if not cache.fits(decoded_size(reader, num_video_frames)):
+            return reader
+        with reader:
+            return cache.decode_and_keep(key, reader, num_video_frames)
+
     def read_clip(self, record: VideoRecord, sampling_rate: int, clip_idx: int, num_clips: int,
                   rng: Optional[np.random.Generator] = None) -> torch.Tensor:
         """Decode one clip of DATA.NUM_FRAMES frames: uint8 ``(T, H, W, 3)``.
 
-        ``clip_idx`` -1 draws a random start from ``rng``; otherwise the uniform test view. With
-        ``DATA.DECODED_CACHE_MB`` the whole video is decoded the first time and kept while the budget
-        lasts; its clips are then cut from memory (the same frames).
+        ``clip_idx`` -1 draws a random start from ``rng``; otherwise the uniform test view.
         """
-        cache = self.decoded_cache
-        key = (record.path, record.start_index, record.num_frames)
-        video = cache.get(key) if cache is not None else None
-        if video is None:
-            with self.open_reader(record) as reader:
-                num_video_frames = record.num_frames or reader.num_frames
-                if cache is None or not cache.fits(decoded_size(reader, num_video_frames)):
-                    indices = self._clip_indices(num_video_frames, reader.fps, sampling_rate, clip_idx, num_clips, rng)
-                    return torch.from_numpy(reader.read(indices))
-                video = cache.decode_and_keep(key, reader, num_video_frames)
-        indices = self._clip_indices(video.num_frames, video.fps, sampling_rate, clip_idx, num_clips, rng)
-        return torch.from_numpy(video.read(indices))
-
-    def _clip_indices(self, num_video_frames: int, fps: float, sampling_rate: int, clip_idx: int, num_clips: int,
-                      rng: Optional[np.random.Generator]) -> np.ndarray:
-        return sampling.clip_indices(num_video_frames, fps, self.cfg.DATA.NUM_FRAMES, sampling_rate,
-                                     self.cfg.DATA.TARGET_FPS, clip_idx, num_clips, rng)
+        cfg = self.cfg
+        with self.open_clip_reader(record) as reader:
+            num_video_frames = record.num_frames or reader.num_frames
+            indices = sampling.clip_indices(
+                num_video_frames, reader.fps, cfg.DATA.NUM_FRAMES, sampling_rate, cfg.DATA.TARGET_FPS,
+                clip_idx, num_clips, rng,
+            )
+            return torch.from_numpy(reader.read(indices))
 
     # ------------------------------------------------------------------ items
     def __getitem__(self, index):

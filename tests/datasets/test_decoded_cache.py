@@ -81,6 +81,8 @@ def test_kept_video_reads_like_its_reader():
     assert video.num_frames == 32
     np.testing.assert_array_equal(cache.get(path).read(indices), expected)
     assert cache.get("another.mp4") is None
+    with pytest.raises(IndexError, match="frame indices 0..32 outside"):
+        video.read([0, 32])  # the reader's own checks
 
 
 def test_budget_arithmetic():

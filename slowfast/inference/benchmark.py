@@ -162,15 +162,20 @@ def measure_speed(cfg, settings: BenchmarkSettings, workdir: str) -> Dict:
     del backends
     if settings.measure_training:
         seconds = median_train_step_seconds(model, cfg, settings)
-        result["train_clips_per_s"] = settings.train_batch_size / seconds
+        result["train_clips_per_s"] = settings.train_batch_size / seconds["train"]
+        if "train_aten_depthwise" in seconds:
+            result["train_speedup_vs_aten_depthwise"] = seconds["train_aten_depthwise"] / seconds["train"]
     return result
 
 
 def train_step_fn(model, cfg, batch_size: int) -> Callable[[], float]:
     """One SGD training step on random clips and labels, as a zero-argument callable returning the loss."""
+    from slowfast.models.build import memory_format
+
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    inputs = model_inputs(cfg, batch_size, seed=1)
+    # The trainer's layout (MODEL.CHANNELS_LAST), so the step costs what a training step costs.
+    inputs = [x.contiguous(memory_format=memory_format(cfg)) for x in model_inputs(cfg, batch_size, seed=1)]
     labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch_size,), generator=torch.Generator().manual_seed(1))
 
     def step() -> float:
@@ -183,10 +188,15 @@ def train_step_fn(model, cfg, batch_size: int) -> Callable[[], float]:
     return step
 
 
-def median_train_step_seconds(model, cfg, settings: BenchmarkSettings) -> float:
-    model = copy.deepcopy(model)
-    step = train_step_fn(model, cfg, settings.train_batch_size)
-    return time_side_by_side({"train": step}, max(3, settings.repeats // 2 + 1), 1)["train"]
+def median_train_step_seconds(model, cfg, settings: BenchmarkSettings) -> Dict[str, float]:
+    """Median training step of ``model`` ("train") and, when it has depthwise convs, side by side,
+    of the same model with ATen's depthwise backward ("train_aten_depthwise")."""
+    from slowfast.models.blocks.depthwise import DepthwiseConv3d, with_aten_depthwise
+
+    steps = {"train": train_step_fn(copy.deepcopy(model), cfg, settings.train_batch_size)}
+    if any(isinstance(m, DepthwiseConv3d) for m in model.modules()):
+        steps["train_aten_depthwise"] = train_step_fn(with_aten_depthwise(model), cfg, settings.train_batch_size)
+    return time_side_by_side(steps, max(3, settings.repeats // 2 + 1), 1)
 
 
 def measure_peak_memory(cfg, kind: str, settings: BenchmarkSettings, workdir: str) -> float:
@@ -292,7 +302,7 @@ def table_columns(settings: BenchmarkSettings) -> List[str]:
     for batch in settings.batch_sizes:
         columns += [f"{BACKEND_TITLES[b]} B={batch} clips/s (ms)" for b in settings.backends]
     if settings.measure_training:
-        columns.append(f"train B={settings.train_batch_size} clips/s")
+        columns += [f"train B={settings.train_batch_size} clips/s", "train speed-up vs ATen depthwise backward"]
     if settings.measure_memory:
         batch = max(settings.batch_sizes)
         titles = {"eager": f"eager B={batch}", "onnx": f"ONNX B={batch}", "train": f"train B={settings.train_batch_size}"}
@@ -309,6 +319,8 @@ def table_cells(row: Dict, settings: BenchmarkSettings) -> List[str]:
             cells.append(f"{m['clips_per_s']:.1f} ({m['latency_ms']:.0f})" if m else "—")
     if settings.measure_training:
         cells.append(f"{row['train_clips_per_s']:.2f}" if "train_clips_per_s" in row else "—")
+        speedup = row.get("train_speedup_vs_aten_depthwise")
+        cells.append(f"{speedup:.2f}x" if speedup else "—")
     if settings.measure_memory:
         peaks = row.get("peak_rss_gib", {})
         cells += [f"{peaks[k]:.2f}" if k in peaks else "—" for k in memory_kinds(settings)]

@@ -15,6 +15,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from slowfast.models.blocks.depthwise import DepthwiseConv3d
 from slowfast.models.norm import NormLayer
 
 
@@ -33,7 +34,11 @@ class ConvNormAct(nn.Module):
         activation: Optional[Callable[[], nn.Module]] = nn.ReLU,
     ):
         super().__init__()
-        self.conv = nn.Conv3d(dim_in, dim_out, kernel_size, stride, padding, groups=groups, bias=False)
+        if groups > 1 and groups == dim_in == dim_out:
+            # A depthwise conv: its CPU backward is the costly one (blocks/depthwise.py).
+            self.conv = DepthwiseConv3d(dim_in, kernel_size, stride, padding)
+        else:
+            self.conv = nn.Conv3d(dim_in, dim_out, kernel_size, stride, padding, groups=groups, bias=False)
         self.bn = norm_layer(dim_out)
         self.act = activation() if activation is not None else nn.Identity()
         # The activation's input is the fresh output of conv/norm (no other user, and BatchNorm's

@@ -17,7 +17,7 @@ def fake_row(config, eager_clips=10.0):
     inference = {str(b): {"eager": {"clips_per_s": eager_clips * b, "latency_ms": 100.0},
                           "onnx": {"clips_per_s": 2 * eager_clips * b, "latency_ms": 50.0}} for b in (1, 8)}
     return {"config": config, "model": f"M {config}", "input": "4x112x112 + 16x112x112", "params_m": 1.234,
-            "gflops": 0.5678, "inference": inference, "train_clips_per_s": 3.21,
+            "gflops": 0.5678, "inference": inference, "train_clips_per_s": 3.21, "train_speedup_vs_aten_depthwise": 1.234,
             "peak_rss_gib": {"eager": 1.0, "onnx": 0.9, "train": 1.5}}
 
 
@@ -35,12 +35,12 @@ def test_table_has_the_expected_columns_and_cells():
     assert table_columns(SETTINGS) == [
         "model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs",
         "eager B=1 clips/s (ms)", "ONNX B=1 clips/s (ms)", "eager B=8 clips/s (ms)", "ONNX B=8 clips/s (ms)",
-        "train B=8 clips/s", "peak RSS eager B=8 (GiB)", "peak RSS ONNX B=8 (GiB)", "peak RSS train B=8 (GiB)",
+        "train B=8 clips/s", "train speed-up vs ATen depthwise backward", "peak RSS eager B=8 (GiB)", "peak RSS ONNX B=8 (GiB)", "peak RSS train B=8 (GiB)",
     ]
     lines = format_markdown([fake_row("x")], SETTINGS).splitlines()
     assert len(lines) == 3 and lines[1].count("---") == len(table_columns(SETTINGS))
     assert lines[2] == ("| M x | x | 4x112x112 + 16x112x112 | 1.23 | 0.568 | 10.0 (100) | 20.0 (50) | 80.0 (100) | "
-                        "160.0 (50) | 3.21 | 1.00 | 0.90 | 1.50 |")
+                        "160.0 (50) | 3.21 | 1.23x | 1.00 | 0.90 | 1.50 |")
 
 
 def test_markdown_file_rows_are_merged_by_config(tmp_path):

@@ -31,11 +31,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from slowfast.models.blocks.depthwise import DepthwiseConv3d
 from slowfast.models.heads import example_args
 
 logger = logging.getLogger(__name__)
 
-_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# DepthwiseConv3d computes what nn.Conv3d does (only its CPU backward differs): it folds too.
+_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, DepthwiseConv3d)
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 

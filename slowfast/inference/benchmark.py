@@ -8,7 +8,9 @@ Method (the machine is shared and noisy):
 * the inference candidates (PyTorch eager, ``optimize_for_inference``, onnxruntime) are timed
   side by side in one process, round-robin, after warm-up, and each reports the median of
   ``repeats`` runs; clips/s = batch / median latency;
-* training = forward + cross-entropy + backward + SGD step at ``train_batch_size``, median step;
+* training = forward + cross-entropy + backward + SGD step at ``train_batch_size`` on inputs in
+  the trainer's layout, median step; models with depthwise convs are timed round-robin against
+  a copy with ATen's depthwise backward (``with_aten_depthwise``), giving the speed-up column;
 * peak memory = ``ru_maxrss`` of a process that only builds the model and runs one eval forward
   (eager or onnxruntime) / one training step at ``train_batch_size`` (so it includes the ~0.6 GiB
   of an interpreter that imported torch, as in the reference figures of design/performance.md);

@@ -4,8 +4,9 @@ On CPU, ATen's (oneDNN's) backward of a stride-1 depthwise 3D convolution takes 
 forward for the input gradient alone, while that gradient *is* a depthwise convolution of the
 output gradient with the flipped kernel, which runs at forward speed. (A strided conv's input
 gradient, a convolution over the zero-filled upsampled output gradient, gains nothing: strided
-convs keep ATen's backward.) The weight gradient keeps ATen's kernel. The training benchmark (``tools/benchmark.py --mode model``, docs/benchmarks.md "Depthwise backward on CPU")
-times both side by side.
+convs keep ATen's backward.) The weight gradient keeps ATen's kernel. The training benchmark
+(``tools/benchmark.py --mode model``, docs/benchmarks.md "Depthwise backward on CPU") times both
+side by side.
 
 Parameters, state-dict keys, forward values and every other device are those of ``nn.Conv3d``.
 """

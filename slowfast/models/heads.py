@@ -34,9 +34,9 @@ class ConvNormAct(nn.Module):
         activation: Optional[Callable[[], nn.Module]] = nn.ReLU,
     ):
         super().__init__()
-        if groups > 1 and groups == dim_in == dim_out:
-            # A depthwise conv: its CPU backward is the costly one (blocks/depthwise.py).
-            self.conv = DepthwiseConv3d(dim_in, kernel_size, stride, padding)
+        if groups > 1 and groups == dim_in == dim_out and stride in (1, (1, 1, 1)):
+            # A stride-1 depthwise conv: its CPU backward is the costly one (blocks/depthwise.py).
+            self.conv = DepthwiseConv3d(dim_in, kernel_size, padding)
         else:
             self.conv = nn.Conv3d(dim_in, dim_out, kernel_size, stride, padding, groups=groups, bias=False)
         self.bn = norm_layer(dim_out)

@@ -2,11 +2,9 @@
 
 On CPU, ATen's (oneDNN's) backward of a stride-1 depthwise 3D convolution takes several times its
 forward for the input gradient alone, while that gradient *is* a depthwise convolution of the
-output gradient with the flipped kernel, which runs at forward speed. (A strided conv's input
-gradient, a convolution over the zero-filled upsampled output gradient, gains nothing: strided
-convs keep ATen's backward.) The weight gradient keeps ATen's kernel. The training benchmark
-(``tools/benchmark.py --mode model``, docs/benchmarks.md "Depthwise backward on CPU") times both
-side by side.
+output gradient with the flipped kernel, which runs at forward speed. The weight gradient keeps
+ATen's kernel. The training benchmark (``tools/benchmark.py --mode model``, docs/benchmarks.md
+"Depthwise backward on CPU") times both side by side.
 
 Parameters, state-dict keys, forward values and every other device are those of ``nn.Conv3d``.
 """
@@ -55,17 +53,20 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
 
 
 class DepthwiseConv3d(nn.Conv3d):
-    """``nn.Conv3d(C, C, kernel, stride, padding, groups=C, bias=False)`` with the CPU backward above.
+    """``nn.Conv3d(C, C, kernel, stride=1, padding, groups=C, bias=False)`` with the CPU backward above.
 
-    Shape: ``(N, C, T, H, W) -> (N, C, T', H', W')``. The custom backward applies when autograd
-    records a CPU forward (outside autocast) of stride 1 with zero padding no larger than
-    ``kernel - 1`` and no dilation; strided convs, tracing, scripting, export, CUDA, autocast and
-    a bias added later (conv-BN folding) take ``nn.Conv3d``'s path. The custom backward is
-    first-order only (no double backward).
+    Shape: ``(N, C, T, H, W) -> (N, C, T', H', W')``. Stride 1 only: a strided depthwise conv
+    gains nothing (its input gradient, a conv over the zero-filled upsampled output gradient, was
+    no faster than ATen's at SF-ShuffleNetV2's shapes), so ``ConvNormAct`` keeps ``nn.Conv3d``
+    there. The custom backward applies when autograd records a CPU forward outside autocast;
+    tracing, export, CUDA, autocast and a bias added later (conv-BN folding) take ``nn.Conv3d``'s
+    path. It is first-order only (no double backward).
     """
 
-    def __init__(self, channels: int, kernel_size, stride=1, padding=0):
-        super().__init__(channels, channels, kernel_size, stride, padding, groups=channels, bias=False)
+    def __init__(self, channels: int, kernel_size, padding=0):
+        super().__init__(channels, channels, kernel_size, 1, padding, groups=channels, bias=False)
+        if any(p > k - 1 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"DepthwiseConv3d padding {self.padding} must be at most kernel - 1 {self.kernel_size}")
 
     def _custom_backward_applies(self, x: torch.Tensor, bias: Optional[torch.Tensor]) -> bool:
         return (
@@ -74,15 +75,7 @@ class DepthwiseConv3d(nn.Conv3d):
             # Autocast casts inside F.conv3d; the backward's own convs would meet mixed dtypes.
             and not torch.is_autocast_enabled("cpu")
             and bias is None
-            and self.padding_mode == "zeros"
-            and not isinstance(self.padding, str)
-            and self.dilation == (1, 1, 1)
-            # Strided, ATen's input gradient was as fast as a conv over the zero-filled upsampled
-            # output gradient (SF-ShuffleNetV2's shapes), so only stride 1 gains.
-            and self.stride == (1, 1, 1)
-            and all(p <= k - 1 for p, k in zip(self.padding, self.kernel_size))
             and not torch.jit.is_tracing()
-            and not torch.jit.is_scripting()
             and not torch.onnx.is_in_onnx_export()
         )
 
@@ -99,7 +92,7 @@ def with_aten_depthwise(model: nn.Module) -> nn.Module:
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, DepthwiseConv3d):
-                plain = nn.Conv3d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
+                plain = nn.Conv3d(child.in_channels, child.out_channels, child.kernel_size, 1,
                                   child.padding, groups=child.groups, bias=child.bias is not None,
                                   device=child.weight.device, dtype=child.weight.dtype)
                 plain.load_state_dict(child.state_dict())

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from slowfast.engine import distributed as du
+from slowfast.engine.optim import load_optimizer_state
 from slowfast.utils.errors import CheckpointError  # noqa: F401  (re-exported)
 from slowfast.utils.logging import get_logger
 
@@ -471,7 +472,7 @@ def _restore_optimizer(checkpoint: Dict, model, optimizer, report: LoadReport, p
     elif not own_legacy and names != optimizer_param_names(model, optimizer):
         reason = "its optimizer groups hold other parameters than this model's"
     else:
-        optimizer.load_state_dict(state)
+        load_optimizer_state(optimizer, state)
         report.ignored = [key for key in report.ignored if key != "optimizer_state"]
         logger.info(f"restored the optimizer state of {report.path}")
         return True

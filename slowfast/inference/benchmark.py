@@ -8,9 +8,11 @@ Method (the machine is shared and noisy):
 * the inference candidates (PyTorch eager, ``optimize_for_inference``, onnxruntime) are timed
   side by side in one process, round-robin, after warm-up, and each reports the median of
   ``repeats`` runs; clips/s = batch / median latency;
-* training = forward + cross-entropy + backward + SGD step at ``train_batch_size`` on inputs in
-  the trainer's layout, median step; models with depthwise convs are timed round-robin against
-  a copy with ATen's depthwise backward (``with_aten_depthwise``), giving the speed-up column;
+* training = forward + cross-entropy + backward + the config's optimiser step (the trainer's
+  ``construct_optimizer``) at ``train_batch_size`` on inputs in the trainer's layout, median
+  step; timed round-robin against the same step with the optimiser's per-tensor loop instead of
+  its fused kernel and, for models with depthwise convs, against a copy with ATen's depthwise
+  backward (``with_aten_depthwise``), giving the two speed-up columns;
 * peak memory = ``ru_maxrss`` of a process that only builds the model and runs one eval forward
   (eager or onnxruntime) / one training step at ``train_batch_size`` (so it includes the ~0.6 GiB
   of an interpreter that imported torch, as in the reference figures of design/performance.md);
@@ -165,17 +167,23 @@ def measure_speed(cfg, settings: BenchmarkSettings, workdir: str) -> Dict:
     if settings.measure_training:
         seconds = median_train_step_seconds(model, cfg, settings)
         result["train_clips_per_s"] = settings.train_batch_size / seconds["train"]
-        if "train_aten_depthwise" in seconds:
-            result["train_speedup_vs_aten_depthwise"] = seconds["train_aten_depthwise"] / seconds["train"]
+        for variant in ("aten_depthwise", "per_tensor_optimizer"):
+            if f"train_{variant}" in seconds:
+                result[f"train_speedup_vs_{variant}"] = seconds[f"train_{variant}"] / seconds["train"]
     return result
 
 
-def train_step_fn(model, cfg, batch_size: int) -> Callable[[], float]:
-    """One SGD training step on random clips and labels, as a zero-argument callable returning the loss."""
+def train_step_fn(model, cfg, batch_size: int, per_tensor_optimizer: bool = False) -> Callable[[], float]:
+    """One training step (the trainer's optimiser) on random clips and labels, as a zero-argument
+    callable returning the loss; ``per_tensor_optimizer`` swaps its fused kernel for the loop."""
+    from slowfast.engine.optim import construct_optimizer
     from slowfast.models.build import memory_format
 
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    optimizer = construct_optimizer(model, cfg)
+    if per_tensor_optimizer:
+        for group in optimizer.param_groups:
+            group["fused"], group["foreach"] = False, False
     # The trainer's layout (MODEL.CHANNELS_LAST), so the step costs what a training step costs.
     inputs = [x.contiguous(memory_format=memory_format(cfg)) for x in model_inputs(cfg, batch_size, seed=1)]
     labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch_size,), generator=torch.Generator().manual_seed(1))
@@ -191,11 +199,14 @@ def train_step_fn(model, cfg, batch_size: int) -> Callable[[], float]:
 
 
 def median_train_step_seconds(model, cfg, settings: BenchmarkSettings) -> Dict[str, float]:
-    """Median training step of ``model`` ("train") and, when it has depthwise convs, side by side,
+    """Median training step of ``model`` ("train") and, side by side, of the same step with the
+    optimiser's per-tensor loop ("train_per_tensor_optimizer") and, when it has depthwise convs,
     of the same model with ATen's depthwise backward ("train_aten_depthwise")."""
     from slowfast.models.blocks.depthwise import DepthwiseConv3d, with_aten_depthwise
 
-    steps = {"train": train_step_fn(copy.deepcopy(model), cfg, settings.train_batch_size)}
+    batch = settings.train_batch_size
+    steps = {"train": train_step_fn(copy.deepcopy(model), cfg, batch),
+             "train_per_tensor_optimizer": train_step_fn(copy.deepcopy(model), cfg, batch, per_tensor_optimizer=True)}
     if any(isinstance(m, DepthwiseConv3d) for m in model.modules()):
         steps["train_aten_depthwise"] = train_step_fn(with_aten_depthwise(model), cfg, settings.train_batch_size)
     return time_side_by_side(steps, max(3, settings.repeats // 2 + 1), 1)
@@ -304,7 +315,8 @@ def table_columns(settings: BenchmarkSettings) -> List[str]:
     for batch in settings.batch_sizes:
         columns += [f"{BACKEND_TITLES[b]} B={batch} clips/s (ms)" for b in settings.backends]
     if settings.measure_training:
-        columns += [f"train B={settings.train_batch_size} clips/s", "train speed-up vs ATen depthwise backward"]
+        columns += [f"train B={settings.train_batch_size} clips/s", "train speed-up vs ATen depthwise backward",
+                    "train speed-up vs per-tensor optimiser"]
     if settings.measure_memory:
         batch = max(settings.batch_sizes)
         titles = {"eager": f"eager B={batch}", "onnx": f"ONNX B={batch}", "train": f"train B={settings.train_batch_size}"}
@@ -321,8 +333,9 @@ def table_cells(row: Dict, settings: BenchmarkSettings) -> List[str]:
             cells.append(f"{m['clips_per_s']:.1f} ({m['latency_ms']:.0f})" if m else "—")
     if settings.measure_training:
         cells.append(f"{row['train_clips_per_s']:.2f}" if "train_clips_per_s" in row else "—")
-        speedup = row.get("train_speedup_vs_aten_depthwise")
-        cells.append(f"{speedup:.2f}x" if speedup else "—")
+        for variant in ("aten_depthwise", "per_tensor_optimizer"):
+            speedup = row.get(f"train_speedup_vs_{variant}")
+            cells.append(f"{speedup:.2f}x" if speedup else "—")
     if settings.measure_memory:
         peaks = row.get("peak_rss_gib", {})
         cells += [f"{peaks[k]:.2f}" if k in peaks else "—" for k in memory_kinds(settings)]

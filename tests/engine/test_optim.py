@@ -100,6 +100,54 @@ def test_sgd_nesterov_and_adamw():
     assert all(group["lr"] == 0.123 for group in adamw.param_groups)
 
 
+@pytest.mark.parametrize("method,solver", [
+    ("sgd", dict(MOMENTUM=0.9, NESTEROV=True, WEIGHT_DECAY=1e-2)),
+    ("adamw", dict(BETAS=(0.8, 0.99), WEIGHT_DECAY=5e-2)),
+])
+def test_fused_kernel_on_cpu_takes_the_same_steps_as_the_per_tensor_loop(method, solver):
+    torch.manual_seed(0)
+    fused_net, loop_net = NetWithBN(), NetWithBN()
+    loop_net.load_state_dict(fused_net.state_dict())
+    cfg = solver_cfg(OPTIMIZING_METHOD=method, **solver)
+    fused = optim.construct_optimizer(fused_net, cfg)
+    loop = optim.construct_optimizer(loop_net, cfg)
+    assert all(group["fused"] for group in fused.param_groups)
+    for group in loop.param_groups:
+        group["fused"], group["foreach"] = False, False
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in fused_net.parameters()]
+        for net, optimizer in ((fused_net, fused), (loop_net, loop)):
+            for param, grad in zip(net.parameters(), grads):
+                param.grad = grad.clone()
+            optimizer.step()
+    for (name, a), b in zip(fused_net.named_parameters(), loop_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_fused_kernel_only_for_floating_parameters_on_one_supported_device():
+    cpu = torch.nn.Parameter(torch.zeros(2))
+    assert optim.use_fused_kernel([{"params": [cpu]}, {"params": [torch.nn.Parameter(torch.zeros(3, 3))]}])
+    assert not optim.use_fused_kernel([{"params": [torch.nn.Parameter(torch.zeros(2, device="meta"))]}])
+    assert not optim.use_fused_kernel([{"params": [cpu, torch.nn.Parameter(torch.zeros(2, device="meta"))]}])
+    assert not optim.use_fused_kernel([{"params": [cpu, torch.nn.Parameter(torch.zeros(2, dtype=torch.complex64))]}])
+
+
+def test_optimizer_state_of_the_per_tensor_loop_resumes_in_the_fused_kernel():
+    """Checkpoints written before the fused kernel (or on another device) still resume."""
+    torch.manual_seed(0)
+    net = NetWithBN()
+    cfg = solver_cfg(OPTIMIZING_METHOD="adamw")
+    loop = torch.optim.AdamW(optim.param_groups(net, cfg), lr=0.1)
+    for param in net.parameters():
+        param.grad = torch.ones_like(param)
+    loop.step()
+    fused = optim.construct_optimizer(net, cfg)
+    optim.load_optimizer_state(fused, loop.state_dict())
+    assert all(group["fused"] and group["lr"] == 0.1 for group in fused.param_groups)
+    fused.step()
+    assert all(float(state["step"]) == 2.0 for state in fused.state.values())
+
+
 def test_gradient_clipping_by_value_and_norm():
     weight = torch.nn.Parameter(torch.zeros(4))
     weight.grad = torch.tensor([3.0, -4.0, 0.5, 0.0])

@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from slowfast.engine import optim as benchmark_optim
 from slowfast.inference import benchmark
 from slowfast.inference.benchmark import (
     BenchmarkSettings, format_markdown, table_columns, time_side_by_side, with_materialised_attention, write_markdown,
@@ -18,6 +19,7 @@ def fake_row(config, eager_clips=10.0):
                           "onnx": {"clips_per_s": 2 * eager_clips * b, "latency_ms": 50.0}} for b in (1, 8)}
     return {"config": config, "model": f"M {config}", "input": "4x112x112 + 16x112x112", "params_m": 1.234,
             "gflops": 0.5678, "inference": inference, "train_clips_per_s": 3.21, "train_speedup_vs_aten_depthwise": 1.234,
+            "train_speedup_vs_per_tensor_optimizer": 1.05,
             "peak_rss_gib": {"eager": 1.0, "onnx": 0.9, "train": 1.5}}
 
 
@@ -35,12 +37,13 @@ def test_table_has_the_expected_columns_and_cells():
     assert table_columns(SETTINGS) == [
         "model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs",
         "eager B=1 clips/s (ms)", "ONNX B=1 clips/s (ms)", "eager B=8 clips/s (ms)", "ONNX B=8 clips/s (ms)",
-        "train B=8 clips/s", "train speed-up vs ATen depthwise backward", "peak RSS eager B=8 (GiB)", "peak RSS ONNX B=8 (GiB)", "peak RSS train B=8 (GiB)",
+        "train B=8 clips/s", "train speed-up vs ATen depthwise backward", "train speed-up vs per-tensor optimiser",
+        "peak RSS eager B=8 (GiB)", "peak RSS ONNX B=8 (GiB)", "peak RSS train B=8 (GiB)",
     ]
     lines = format_markdown([fake_row("x")], SETTINGS).splitlines()
     assert len(lines) == 3 and lines[1].count("---") == len(table_columns(SETTINGS))
     assert lines[2] == ("| M x | x | 4x112x112 + 16x112x112 | 1.23 | 0.568 | 10.0 (100) | 20.0 (50) | 80.0 (100) | "
-                        "160.0 (50) | 3.21 | 1.23x | 1.00 | 0.90 | 1.50 |")
+                        "160.0 (50) | 3.21 | 1.23x | 1.05x | 1.00 | 0.90 | 1.50 |")
 
 
 def test_markdown_file_rows_are_merged_by_config(tmp_path):
@@ -94,3 +97,25 @@ def test_optimized_backend_uses_the_settings_layout(tmp_path, layout, channels_l
     settings = BenchmarkSettings(backends=("optimized",), layout=layout)
     backends = benchmark.prepare_backends(build_model(cfg).eval(), cfg, settings, str(tmp_path))
     assert backends["optimized"].channels_last is channels_last
+
+
+def test_training_step_uses_the_trainers_optimiser_timed_against_its_per_tensor_loop(monkeypatch):
+    """The step costs what the trainer's step costs (its fused optimiser), and the per-tensor loop
+    and ATen's depthwise backward are timed next to it on copies of the same model."""
+    cfg = tiny_cfg(*EFFICIENT_MODELS["SlowFastShuffleNetV2"])
+    cfg.SOLVER.OPTIMIZING_METHOD = "adamw"
+    built = []
+    real_construct = benchmark_optim.construct_optimizer
+
+    def spy(model, cfg):
+        built.append(real_construct(model, cfg))
+        return built[-1]
+
+    monkeypatch.setattr(benchmark_optim, "construct_optimizer", spy)
+    settings = BenchmarkSettings(train_batch_size=2, repeats=1)
+    seconds = benchmark.median_train_step_seconds(build_model(cfg), cfg, settings)
+    assert set(seconds) == {"train", "train_per_tensor_optimizer", "train_aten_depthwise"}
+    assert all(s > 0 for s in seconds.values())
+    kernels = [{(g["fused"], g["foreach"]) for g in optimizer.param_groups} for optimizer in built]
+    assert all(isinstance(optimizer, torch.optim.AdamW) for optimizer in built)
+    assert kernels == [{(True, None)}, {(False, False)}, {(True, None)}]

@@ -24,7 +24,7 @@ def test_model_mode_prints_the_table_for_the_given_config(tmp_path, capsys):
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert header == ["model", "config", "input (T x H x W per pathway)", "params (M)", "GFLOPs"] + [
         f"{backend} B={b} clips/s (ms)" for b in (1, 2) for backend in ("reference", "eager", "optimised", "ONNX")
-    ] + ["train B=2 clips/s", "train speed-up vs ATen depthwise backward"]
+    ] + ["train B=2 clips/s", "train speed-up vs ATen depthwise backward", "train speed-up vs per-tensor optimiser"]
     row = [cell.strip() for cell in lines[2].strip("|").split("|")]
     # the --cfg file and the override were used (an upstream version ignored --cfg)
     assert row[:3] == ["SlowFastShuffleNetV2 W0.5", "tiny_snv2", "1x32x32 + 4x32x32"]

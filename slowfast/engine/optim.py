@@ -150,6 +150,13 @@ def construct_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
 _KERNEL_OPTIONS = ("fused", "foreach")
 
 
+def use_per_tensor_loop(optimizer: torch.optim.Optimizer) -> None:
+    """Switch ``optimizer`` to torch's per-tensor loop (the side-by-side baseline of the fused
+    kernel in ``tools/benchmark.py`` and the tests)."""
+    for group in optimizer.param_groups:
+        group.update(dict.fromkeys(_KERNEL_OPTIONS, False))
+
+
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Dict) -> None:
     """``optimizer.load_state_dict(state)``, keeping this optimiser's kernel choice: a state saved
     by the per-tensor loop (an older checkpoint) or on another device resumes in the kernel

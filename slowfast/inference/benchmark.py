@@ -176,14 +176,13 @@ def measure_speed(cfg, settings: BenchmarkSettings, workdir: str) -> Dict:
 def train_step_fn(model, cfg, batch_size: int, per_tensor_optimizer: bool = False) -> Callable[[], float]:
     """One training step (the trainer's optimiser) on random clips and labels, as a zero-argument
     callable returning the loss; ``per_tensor_optimizer`` swaps its fused kernel for the loop."""
-    from slowfast.engine.optim import construct_optimizer
+    from slowfast.engine.optim import construct_optimizer, use_per_tensor_loop
     from slowfast.models.build import memory_format
 
     model.train()
     optimizer = construct_optimizer(model, cfg)
     if per_tensor_optimizer:
-        for group in optimizer.param_groups:
-            group["fused"], group["foreach"] = False, False
+        use_per_tensor_loop(optimizer)
     # The trainer's layout (MODEL.CHANNELS_LAST), so the step costs what a training step costs.
     inputs = [x.contiguous(memory_format=memory_format(cfg)) for x in model_inputs(cfg, batch_size, seed=1)]
     labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch_size,), generator=torch.Generator().manual_seed(1))
@@ -208,7 +207,7 @@ def median_train_step_seconds(model, cfg, settings: BenchmarkSettings) -> Dict[s
     steps = {"train": train_step_fn(copy.deepcopy(model), cfg, batch),
              "train_per_tensor_optimizer": train_step_fn(copy.deepcopy(model), cfg, batch, per_tensor_optimizer=True)}
     if any(isinstance(m, DepthwiseConv3d) for m in model.modules()):
-        steps["train_aten_depthwise"] = train_step_fn(with_aten_depthwise(model), cfg, settings.train_batch_size)
+        steps["train_aten_depthwise"] = train_step_fn(with_aten_depthwise(model), cfg, batch)
     return time_side_by_side(steps, max(3, settings.repeats // 2 + 1), 1)
 
 

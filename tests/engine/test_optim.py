@@ -112,8 +112,8 @@ def test_fused_kernel_on_cpu_takes_the_same_steps_as_the_per_tensor_loop(method,
     fused = optim.construct_optimizer(fused_net, cfg)
     loop = optim.construct_optimizer(loop_net, cfg)
     assert all(group["fused"] for group in fused.param_groups)
-    for group in loop.param_groups:
-        group["fused"], group["foreach"] = False, False
+    optim.use_per_tensor_loop(loop)
+    assert not any(group["fused"] or group["foreach"] for group in loop.param_groups)
     for _ in range(3):
         grads = [torch.randn_like(p) for p in fused_net.parameters()]
         for net, optimizer in ((fused_net, fused), (loop_net, loop)):

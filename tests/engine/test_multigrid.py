@@ -31,10 +31,7 @@ def kinetics_multigrid_cfg(short_cycle=True, long_cycle=True):
 
 def _cfgs_under_test():
     yield pytest.param(kinetics_multigrid_cfg, id="built-from-values")
-    yield pytest.param(
-        lambda: load_config(path_to_config=KINETICS_MULTIGRID_YAML), id="config-file",
-        marks=pytest.mark.skipif(not os.path.isfile(KINETICS_MULTIGRID_YAML), reason="config not written yet"),
-    )
+    yield pytest.param(lambda: load_config(path_to_config=KINETICS_MULTIGRID_YAML), id="config-file")
 
 
 @pytest.mark.parametrize("make_cfg", _cfgs_under_test())
@@ -203,7 +200,6 @@ def _run_net_main():
     return module.main
 
 
-@pytest.mark.skipif(not os.path.isfile(KINETICS_MULTIGRID_YAML), reason="config not written yet")
 def test_run_net_print_schedule_prints_phase_ends_without_training(capsys, tmp_path):
     _run_net_main()(["--cfg", KINETICS_MULTIGRID_YAML, "--print-schedule", "OUTPUT_DIR", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()

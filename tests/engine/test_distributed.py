@@ -29,6 +29,8 @@ def check_two_process_run(output_dir, reference):
         # from one whole-batch gradient; after 3 epochs the weights agree to 1e-6.
         assert torch.allclose(ranks[0][key], value, atol=1e-6), f"{key} differs from the 1-process run"
     assert open(os.path.join(output_dir, "writers.txt")).read() == "0\n0\n0\n"  # 3 epochs, rank 0 only
+    for rank in (0, 1):  # nothing of the finished job holds the process group when it is destroyed
+        assert open(os.path.join(output_dir, f"ddp_alive_rank{rank}.txt")).read() == "0"
     record = torch.load(os.path.join(output_dir, "test_record.pt"), weights_only=False)
     seen = sorted(video for rank_views in record["views"] for video in rank_views)
     assert seen == sorted(list(range(16)) * 2)  # 16 videos x 2 views, each on exactly one rank

@@ -3,8 +3,10 @@ engine's tests do not depend on the real models and data pipeline.
 
 Importable as ``tests.engine.toy`` so spawned processes can unpickle the functions below.
 """
+import gc
 import os
 from types import SimpleNamespace
+from unittest import mock
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -218,30 +220,47 @@ def test_and_record_views(cfg):
         torch.save({"stats": stats, "views": views}, os.path.join(cfg.OUTPUT_DIR, "test_record.pt"))
 
 
-def record_checkpoint_writers(trainer):
-    """Make every checkpoint write of this process append its rank to OUTPUT_DIR/writers.txt."""
+def record_checkpoint_writers(output_dir):
+    """A context in which every checkpoint write of this process appends its rank to
+    ``output_dir/writers.txt``.
+
+    The recorder holds only the directory, and the real saver comes back on exit. A patched
+    module global that captured the trainer would keep its DDP wrapper, and with it the gloo
+    process group, alive past ``destroy_process_group`` until interpreter shutdown. There,
+    tearing gloo down can abort the process ("terminate called without an active exception").
+    """
     from slowfast.engine import checkpoint as cu
 
     save = cu.atomic_torch_save
 
     def recording_save(obj, path):
-        with open(os.path.join(trainer.cfg.OUTPUT_DIR, "writers.txt"), "a") as writers:
+        with open(os.path.join(output_dir, "writers.txt"), "a") as writers:
             writers.write(f"{du.get_rank()}\n")
         save(obj, path)
 
-    cu.atomic_torch_save = recording_save
+    return mock.patch.object(cu, "atomic_torch_save", recording_save)
 
 
 def train_record_and_save(cfg):
     """Body of a launched process: train (recording checkpoint writers), save this rank's parameters."""
     trainer = ToyTrainer(cfg)
-    record_checkpoint_writers(trainer)
-    trainer.fit()
+    with record_checkpoint_writers(cfg.OUTPUT_DIR):
+        trainer.fit()
     save_params(trainer, "params")
 
 
-# Launched as one job: train, then the multi-view test recording which views each rank saw.
-TRAIN_THEN_TEST = (train_record_and_save, test_and_record_views)
+def record_surviving_ddp_wrappers(cfg):
+    """Body of a launched process, last in a job: write how many DDP wrappers are still alive
+    (they hold the process group, which must be released before it is destroyed) to
+    ``OUTPUT_DIR/ddp_alive_rank{r}.txt``."""
+    alive = sum(isinstance(obj, torch.nn.parallel.DistributedDataParallel) for obj in gc.get_objects())
+    with open(os.path.join(cfg.OUTPUT_DIR, f"ddp_alive_rank{du.get_rank()}.txt"), "w") as record:
+        record.write(str(alive))
+
+
+# Launched as one job: train, then the multi-view test recording which views each rank saw, then
+# a count of the DDP wrappers that outlive the job.
+TRAIN_THEN_TEST = (train_record_and_save, test_and_record_views, record_surviving_ddp_wrappers)
 
 
 def hang_on_rank_one(cfg):
